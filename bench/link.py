@@ -1,0 +1,88 @@
+"""Benchmark: linkage of a generated landing (targets for `prefecture`: ≤ 60 s, ≤ 4 GiB, P and R ≥ 0.98).
+
+Generates the landing once and ingests it once (both cached under the work folder), then runs the
+linkage in a child process that reports its own peak RSS, and scores the links and the exact-match
+baseline against the generator's truth.
+
+    python bench/link.py --scale prefecture [--seed 0] [--workdir .kodomo/bench]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from kodomo.linkage.evaluate import evaluate
+
+TARGETS = {"wall_s": 60, "peak_rss_mib": 4096, "precision": 0.98, "recall": 0.98}
+
+# The child process links the warehouse and prints its own peak RSS (KiB on Linux).
+LINK = (
+    "import resource, sys, duckdb; from pathlib import Path; from kodomo.linkage import link_children;"
+    "con = duckdb.connect(sys.argv[1]); link_children(con, Path(sys.argv[2])); con.close();"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+INGEST = (
+    "import sys; from pathlib import Path; from kodomo.settings import get_settings;"
+    "from orchestration.runner import run_pipeline; run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion')"
+)
+
+
+def ensure_landing(workdir: Path, scale: str, seed: int) -> Path:
+    landing = workdir / f"{scale}-{seed}"
+    if not (landing / "agencies.csv").is_file():
+        subprocess.run([sys.executable, "-m", "kodomo.cli", "generate", "--out", str(landing), "--scale", scale,
+                        "--seed", str(seed)], check=True, stdout=sys.stderr)
+    return landing
+
+
+def ensure_ingested(home: Path, landing: Path) -> Path:
+    warehouse = home / "warehouse.duckdb"
+    if not (home / "reports" / "ingest.json").is_file():
+        subprocess.run([sys.executable, "-c", INGEST, str(landing)], check=True, stdout=sys.stderr,
+                       env=os.environ | {"KODOMO_HOME": str(home)})
+    return warehouse
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))
+    args = parser.parse_args()
+    workdir = Path(args.workdir).resolve()
+    landing = ensure_landing(workdir, args.scale, args.seed)
+    home = workdir / f"home-{args.scale}-{args.seed}"
+    warehouse = ensure_ingested(home, landing)
+
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", LINK, str(warehouse), str(home / "linkage")], check=True,
+                          stdout=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - started
+    peak_mib = int(done.stdout.split()[-1]) / 1024
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        scores = evaluate(con, landing.parent / f"{landing.name}-truth")
+        child_records, review = con.execute(
+            "select (select count(*) from linkage.person_links), (select count(*) from linkage.review_pairs)"
+        ).fetchone()
+    linkage = scores["linkage"]
+    result = {
+        "scale": args.scale, "seed": args.seed, "wall_s": round(wall, 1), "peak_rss_mib": round(peak_mib),
+        "child_records": child_records, "review_pairs": review, **scores,
+    }
+    result["meets_targets"] = (wall <= TARGETS["wall_s"] and peak_mib <= TARGETS["peak_rss_mib"]
+                               and linkage["precision"] >= TARGETS["precision"]
+                               and linkage["recall"] >= TARGETS["recall"])
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if result["meets_targets"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+{{ stage_case_reports(source('valid', 'case_reports')) }}

@@ -1,0 +1,1 @@
+{{ stage_checkups(source('valid', 'checkups_versions')) }}

@@ -1,0 +1,25 @@
+with source as (
+    select * from {{ source('valid', 'resident_moves') }}
+),
+
+renamed as (
+    select
+        agency_id,
+        move_id,
+        local_child_id,
+        child_name,
+        child_kana,
+        sex,
+        birth_date,
+        move_type,
+        from_municipality_code,
+        to_municipality_code,
+        move_date,
+        updated_at,
+        _file as source_file,
+        _line as source_line,
+        _delivery_date as delivered_on
+    from source
+)
+
+select * from renamed

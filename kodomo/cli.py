@@ -1,0 +1,130 @@
+"""The ``kodomo`` command (../shared/spec/command-line.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from kodomo.contracts import FEEDS
+from kodomo.settings import get_settings
+
+NOT_YET_BUILT = 2
+
+
+class CommandError(Exception):
+    """A one-line error for the operator; the command exits 1."""
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from kodomo.synthetic import generate
+
+    out = Path(args.out)
+    started = time.perf_counter()
+    truth = generate(out, scale=args.scale, seed=args.seed, progress=_progress)
+    _progress(f"generated {args.scale} world in {time.perf_counter() - started:.1f}s; truth in {truth}")
+    print(out)
+    return 0
+
+
+def _landing(path: str) -> Path:
+    landing = Path(path)
+    if not landing.is_dir():
+        raise CommandError(f"landing folder not found: {landing}")
+    return landing.resolve()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.runner import run_pipeline
+
+    landing = _landing(args.landing)
+    settings = get_settings()
+    started = time.perf_counter()
+    run_pipeline(settings, landing)
+    report = json.loads(settings.ingest_report_path.read_text(encoding="utf-8"))
+    records = sum(r["records"] for r in report.values())
+    quarantined = sum(r["rows_quarantined"] for r in report.values())
+    files = sum(r["files_quarantined"] for r in report.values())
+    print(f"kodomo run: {len(report)} feeds, {records} records, {quarantined} rows and {files} files quarantined "
+          f"in {time.perf_counter() - started:.1f}s (state in {settings.home})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = get_settings().ingest_report_path
+    if not path.is_file():
+        raise CommandError(f"no ingestion report yet: run 'kodomo run --landing DIR' first ({path} missing)")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    spec_fields = ("files_read", "files_quarantined", "rows_read", "rows_valid", "rows_quarantined", "records",
+                   "quarantine_by_rule")
+    if args.json:
+        ordered = {feed: {k: report[feed][k] for k in spec_fields} for feed in FEEDS if feed in report}
+        print(json.dumps(ordered, ensure_ascii=False))
+        return 0
+    print(f"{'feed':<16}{'files':>7}{'q.files':>9}{'rows':>10}{'valid':>10}{'q.rows':>8}{'records':>10}")
+    for feed in FEEDS:
+        if feed in report:
+            r = report[feed]
+            print(f"{feed:<16}{r['files_read']:>7}{r['files_quarantined']:>9}{r['rows_read']:>10}"
+                  f"{r['rows_valid']:>10}{r['rows_quarantined']:>8}{r['records']:>10}")
+    return 0
+
+
+def cmd_not_yet_built(args: argparse.Namespace) -> int:
+    print(f"kodomo {args.command}: not yet built", file=sys.stderr)
+    return NOT_YET_BUILT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kodomo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a synthetic landing folder and its ground truth")
+    p.add_argument("--out", required=True)
+    p.add_argument("--scale", choices=("small", "prefecture", "national"), default="prefecture")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run the whole pipeline on a landing folder")
+    p.add_argument("--landing", required=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="counts of the last run")
+    p.add_argument("what", choices=("ingest",))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export-links", help="the linkage result of the last run")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_not_yet_built)
+
+    p = sub.add_parser("backtest", help="train before a cutoff and score intakes after it")
+    p.add_argument("--landing", required=True)
+    p.add_argument("--cutoff", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_not_yet_built)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("kodomo.progress").setLevel(logging.INFO)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"kodomo {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"kodomo {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Linking the warehouse's child records into children, and writing the ``linkage`` schema.
+
+Tables written:
+- ``linkage.person_records`` — the person-field variants with their comparison forms (the search
+  layer: the only linkage table with names and kana);
+- ``linkage.person_links`` — ``agency_id, local_child_id, person_key``: one row per child record;
+- ``linkage.review_pairs`` — pairs of child records for a person to decide (no names).
+The trained Splink settings are saved as ``<artifacts>/model.json``. A landing too small to train on (a
+few hand-made rows) is linked on exact name, kana and birth date instead, and no model is saved.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kodomo.linkage.cluster import LINK_THRESHOLD, cluster_nodes, review_pairs
+from kodomo.linkage.model import (can_train, exact_pair_scores, node_pair_scores, register_records, save_model,
+                                  train)
+from kodomo.linkage.records import existing_tables, read_person_variants, with_comparison_columns
+
+logger = logging.getLogger(__name__)
+SCHEMA = "linkage"
+MODEL_FILE = "model.json"
+EXPORT_COLUMNS = ("agency_id", "local_child_id", "person_key")
+
+
+@dataclass(frozen=True)
+class LinkageSummary:
+    records: int
+    child_records: int
+    children: int
+    scored_pairs: int
+    review_pairs: int
+    model_path: Path | None  # None: too little data to train, exact matches only
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("_frame", frame)
+    try:
+        con.execute(f"create or replace table {SCHEMA}.{table} as select * from _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def _node_columns(pairs: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
+    """Replace node ids by agency_id / local_child_id columns on each side."""
+    ids = nodes.set_index("node_id")[["agency_id", "local_child_id"]]
+    for side in ("l", "r"):
+        pairs = pairs.join(ids.add_suffix(f"_{side}"), on=f"node_{side}")
+    return pairs[["agency_id_l", "local_child_id_l", "agency_id_r", "local_child_id_r", "match_probability",
+                  "match_weight", "reason", "person_key_l", "person_key_r"]]
+
+
+def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path,
+                  threshold: float = LINK_THRESHOLD) -> LinkageSummary:
+    """Train on the data itself, score, cluster, and replace the ``linkage`` tables."""
+    records = with_comparison_columns(read_person_variants(con))
+    nodes = records[["node_id", "agency_id", "local_child_id"]].drop_duplicates("node_id")
+    model_path = Path(artifacts_dir) / MODEL_FILE
+    if can_train(records):
+        frame = register_records(records)
+        model = train(frame)
+        save_model(model, model_path)
+        scores = node_pair_scores(frame, model)
+    else:
+        logger.warning("linkage: too few record pairs to train a model on; linking exact name, kana and "
+                       "birth-date matches only")
+        model_path.unlink(missing_ok=True)  # no stale model beside links it did not make
+        model_path = None
+        scores = exact_pair_scores(records)
+    keyed, refused = cluster_nodes(nodes, scores, threshold)
+    review = _node_columns(review_pairs(scores, keyed, refused, threshold), nodes)
+
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute("begin")
+    try:
+        _write_table(con, "person_records", records.drop(columns=["unique_id"]))
+        _write_table(con, "person_links", keyed[list(EXPORT_COLUMNS)].sort_values(["agency_id", "local_child_id"]))
+        _write_table(con, "review_pairs", review)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return LinkageSummary(records=len(records), child_records=len(nodes), children=keyed["person_key"].nunique(),
+                          scored_pairs=len(scores), review_pairs=len(review), model_path=model_path)
+
+
+def export_links(con: duckdb.DuckDBPyConnection, out_path: str | Path) -> int:
+    """Write ``linkage.person_links`` as the CSV of ``kodomo export-links``; return the row count."""
+    if "person_links" not in existing_tables(con, SCHEMA):
+        raise ValueError("no linkage result yet: run 'kodomo run --landing DIR' first")
+    rows = con.execute(f"select {', '.join(EXPORT_COLUMNS)} from {SCHEMA}.person_links "
+                       "order by agency_id, local_child_id").fetchall()
+    with open(out_path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(rows)
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Value parsers for the formats of source-feeds.md section 3."""

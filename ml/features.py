@@ -1,0 +1,293 @@
+"""Features of each intake, as known at its receipt (``received_at``), and the model's design matrix.
+
+Three kinds of columns:
+- the intake's own assessment (the items of the assessments contract, ``unknown`` kept as a value) and
+  what the report said when first recorded (route, abuse types);
+- the child's age at receipt;
+- the child's history across every agency (or within the intake's agency only, ``scope="agency"``):
+  a past event counts only if a version of it recorded at or before ``received_at`` says so — a report
+  substantiated later, a checkup marked no-show later, a move entered later are all invisible.
+"""
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from kodomo.contracts import Column, contract
+from ml.people import PERSON_KEYS, Scope, create_person_keys
+
+SCHEDULE_PATH = Path(__file__).with_name("immunization_schedule.csv")
+KEY = ["agency_id", "report_id"]
+HISTORY_FEATURES = (
+    "prior_reports_1y", "prior_reports_2y", "prior_reports_total", "prior_substantiated", "prior_protections",
+    "prior_severe_harm", "prior_agencies_2y", "moves_2y", "moves_total", "missed_checkups",
+    "overdue_immunizations", "open_alerts",
+)
+NUMERIC_FEATURES = ("age_years", "has_assessment", *HISTORY_FEATURES)
+# Carried for subgroup analysis and scoring, never fed to the model.
+CONTEXT_COLUMNS = ("local_child_id", "person_key", "received_at", "agency_type", "prefecture_code")
+
+
+@cache
+def assessment_items() -> tuple[Column, ...]:
+    """The assessment items, as the contract marks them (``item: true``)."""
+    return tuple(c for c in contract("assessments").columns if c.item)
+
+
+def route_codes() -> tuple[str, ...]:
+    return contract("case_reports").column("route").codes
+
+
+def abuse_type_codes() -> tuple[str, ...]:
+    return contract("case_reports").column("abuse_types").codes
+
+
+@cache
+def immunization_schedule() -> pd.DataFrame:
+    """The routine schedule of japan-facts.md as one row per (series, dose, vaccine that gives it).
+
+    ``due_by_days`` is the age by which the standard timing ends (hepb, bcg: before age 1; rota: 14w6d
+    and 24 weeks; pcv, 4種混合 / Hib primary: 7 and 12 months, boosters at 15 / 24 months; MR: 2 years,
+    the second before school, age 7; varicella 18 months and 3 years; JE from age 4, boosters at 5 and
+    13): a dose not given by then is overdue. 5種混合 (dpt_ipv_hib) gives a dose of both the 4種混合
+    and the Hib series. ``born_from`` is the first birth date for which the vaccine is routine under
+    the contract's codes (empty: every child of the data). The dbt project has no schedule seed, so
+    the table is kept here, next to this module.
+    """
+    with open(SCHEDULE_PATH, encoding="utf-8") as f:
+        rows = [
+            {"series": r["series"], "dose": int(r["dose"]), "due_by_days": int(r["due_by_days"]),
+             "vaccine": vaccine, "born_from": pd.Timestamp(r["born_from"] or "1900-01-01")}
+            for r in csv.DictReader(f) for vaccine in r["vaccines"].split(";")
+        ]
+    return pd.DataFrame(rows).astype({"due_by_days": "int32"})  # DATE + INTEGER in DuckDB
+
+
+def _create_intakes(con: duckdb.DuckDBPyConnection) -> None:
+    """Every report, with its person key and what its first recorded version said."""
+    con.execute(f"""
+        create or replace temp table _ml_intakes as
+        with first_version as (
+            select agency_id, report_id, route, abuse_types
+            from valid.case_reports_versions
+            qualify row_number() over (partition by agency_id, report_id
+                                       order by updated_at, _delivery_date, _seq, _file, _line) = 1)
+        select r.agency_id, r.report_id, r.local_child_id, p.person_key, r.received_at, r.birth_date,
+               f.route, f.abuse_types, a.agency_type, a.prefecture_code
+        from valid.case_reports r
+        join {PERSON_KEYS} p using (agency_id, local_child_id)
+        join first_version f using (agency_id, report_id)
+        left join valid.agencies a using (agency_id)""")
+
+
+def _with_person(feed: str) -> str:
+    return f"(select v.*, p.person_key from valid.{feed}_versions v join {PERSON_KEYS} p using (agency_id, local_child_id))"
+
+
+def _report_history_sql() -> str:
+    report = "v.agency_id || '/' || v.report_id"
+    return f"""
+        select i.agency_id, i.report_id,
+            count(distinct case when v.received_at >= i.received_at - interval 365 day then {report} end)
+                as prior_reports_1y,
+            count(distinct case when v.received_at >= i.received_at - interval 730 day then {report} end)
+                as prior_reports_2y,
+            count(distinct {report}) as prior_reports_total,
+            count(distinct case when v.substantiated = 'yes' then {report} end) as prior_substantiated,
+            count(distinct case when v.temporary_protection = 'yes' then {report} end) as prior_protections,
+            count(distinct case when v.severe_harm = 'yes' then {report} end) as prior_severe_harm,
+            count(distinct case when v.received_at >= i.received_at - interval 730 day then v.agency_id end)
+                as prior_agencies_2y
+        from _ml_intakes i
+        join {_with_person('case_reports')} v
+          on v.person_key = i.person_key
+         and v.updated_at <= i.received_at
+         and v.received_at < i.received_at
+         and not (v.agency_id = i.agency_id and v.report_id = i.report_id)
+        group by all"""
+
+
+def _moves_sql() -> str:
+    # The origin's move_out and the destination's move_in describe one move: count distinct moves.
+    move = "(m.move_date, m.from_municipality_code, m.to_municipality_code)"
+    return f"""
+        select i.agency_id, i.report_id,
+               count(distinct case when m.move_date >= i.received_at - interval 730 day then {move} end) as moves_2y,
+               count(distinct {move}) as moves_total
+        from _ml_intakes i
+        join {_with_person('resident_moves')} m
+          on m.person_key = i.person_key
+         and m.updated_at <= i.received_at
+         and m.move_date <= i.received_at
+        group by all"""
+
+
+def _missed_checkups_sql() -> str:
+    """Checkups whose record in force at receipt says no-show, and not attended in any agency's record."""
+    return f"""
+        with in_force as (
+            select i.agency_id, i.report_id, c.checkup_type, c.status
+            from _ml_intakes i
+            join {_with_person('checkups')} c
+              on c.person_key = i.person_key
+             and c.updated_at <= i.received_at
+             and c.scheduled_date <= i.received_at
+            qualify row_number() over (
+                partition by i.agency_id, i.report_id, c.agency_id, c.local_child_id, c.checkup_type
+                order by c.updated_at desc, c._delivery_date desc, c._seq desc, c._file desc, c._line desc) = 1)
+        select agency_id, report_id, count(*) as missed_checkups
+        from (select agency_id, report_id, checkup_type from in_force group by all
+              having bool_or(status = 'no_show') and not bool_or(status = 'attended'))
+        group by all"""
+
+
+def _overdue_immunizations_sql() -> str:
+    """Doses of the schedule due before receipt for which no administration was recorded by then.
+
+    Only doses falling due since the records begin (the first administration delivered by any agency)
+    are judged: an older child's infant doses predate the records and say nothing about the child.
+    """
+    return f"""
+        with records as (select min(administered_date) as since from valid.immunizations_versions),
+        due as (
+            select distinct i.agency_id, i.report_id, i.person_key, i.received_at, s.series, s.dose
+            from _ml_intakes i
+            join _ml_schedule s
+              on i.birth_date >= s.born_from
+             and i.birth_date + s.due_by_days < i.received_at
+             and i.birth_date + s.due_by_days >= (select since from records)),
+        given as (
+            select distinct d.agency_id, d.report_id, d.series, d.dose
+            from due d
+            join _ml_schedule s on s.series = d.series and s.dose = d.dose
+            join {_with_person('immunizations')} g
+              on g.person_key = d.person_key
+             and g.vaccine = s.vaccine and g.dose = s.dose
+             and g.administered_date <= d.received_at
+             and g.updated_at <= d.received_at)
+        select d.agency_id, d.report_id, count(*) as overdue_immunizations
+        from due d anti join given g using (agency_id, report_id, series, dose)
+        group by all"""
+
+
+def _open_alerts_sql() -> str:
+    """Moved / missing notices known at receipt and not followed by a ``found`` notice known by then."""
+    return f"""
+        with known as (
+            select i.agency_id, i.report_id, a.alert_type, a.issued_at, a.agency_id || '/' || a.alert_id as alert
+            from _ml_intakes i
+            join {_with_person('alerts')} a
+              on a.person_key = i.person_key
+             and a.updated_at <= i.received_at
+             and a.issued_at <= i.received_at),
+        last_found as (
+            select agency_id, report_id, max(issued_at) as found_at from known where alert_type = 'found'
+            group by all)
+        select k.agency_id, k.report_id, count(distinct k.alert) as open_alerts
+        from known k left join last_found f using (agency_id, report_id)
+        where k.alert_type in ('moved', 'missing') and (f.found_at is null or k.issued_at > f.found_at)
+        group by all"""
+
+
+def _first_assessment_sql() -> str:
+    """The intake's assessment as first recorded: the earliest assessment of the report, earliest version."""
+    items = ", ".join(c.name for c in assessment_items())
+    return f"""
+        select agency_id, report_id, {items}
+        from valid.assessments_versions
+        qualify row_number() over (partition by agency_id, report_id
+                                   order by assessed_at, assessment_id, updated_at, _delivery_date, _seq) = 1"""
+
+
+def build_features(con: duckdb.DuckDBPyConnection, scope: Scope = "linked") -> pd.DataFrame:
+    """One row per intake report: context columns, assessment items, route, abuse types and numeric features."""
+    create_person_keys(con, scope)
+    _create_intakes(con)
+    con.register("_ml_schedule_frame", immunization_schedule())
+    con.execute("create or replace temp table _ml_schedule as select * from _ml_schedule_frame")
+    con.unregister("_ml_schedule_frame")
+    items = ", ".join(f"a.{c.name}" for c in assessment_items())
+    abuse = ", ".join(f"list_contains(string_split(i.abuse_types, ';'), '{t}') as abuse_{t}" for t in abuse_type_codes())
+    history = ", ".join(f"coalesce({name}, 0) as {name}" for name in HISTORY_FEATURES)
+    sql = f"""
+        select i.agency_id, i.report_id, {", ".join(f"i.{c}" for c in CONTEXT_COLUMNS)},
+               date_diff('day', i.birth_date, i.received_at) / 365.25 as age_years,
+               a.report_id is not null as has_assessment,
+               i.route, {abuse}, {items}, {history}
+        from _ml_intakes i
+        left join ({_first_assessment_sql()}) a using (agency_id, report_id)
+        left join ({_report_history_sql()}) using (agency_id, report_id)
+        left join ({_moves_sql()}) using (agency_id, report_id)
+        left join ({_missed_checkups_sql()}) using (agency_id, report_id)
+        left join ({_overdue_immunizations_sql()}) using (agency_id, report_id)
+        left join ({_open_alerts_sql()}) using (agency_id, report_id)
+        order by i.received_at, i.agency_id, i.report_id"""
+    frame = con.execute(sql).df()
+    for name in ("has_assessment", *(f"abuse_{t}" for t in abuse_type_codes())):
+        frame[name] = frame[name].astype("int8")
+    return frame
+
+
+def feature_names() -> list[str]:
+    """The model's input columns, in a fixed order derived from the contracts (never from the data)."""
+    names = list(NUMERIC_FEATURES)
+    names += [f"abuse_{t}" for t in abuse_type_codes()]
+    names += [f"route={code}" for code in route_codes()]
+    names += [f"{c.name}={code}" for c in assessment_items() for code in c.codes]
+    return names
+
+
+@cache
+def _feature_index() -> pd.Index:
+    # Built once: the columns of design_matrix's blocks are in exactly this order.
+    return pd.Index(feature_names())
+
+
+def feature_groups() -> dict[str, str]:
+    """Model column -> the input it encodes (a one-hot column belongs to its item), for grouped explanations."""
+    groups = {name: name for name in feature_names()}
+    for name in groups:
+        if "=" in name:
+            groups[name] = name.split("=", 1)[0]
+    return groups
+
+
+def _categorical_inputs() -> list[tuple[str, tuple[str, ...]]]:
+    return [("route", route_codes())] + [(c.name, c.codes) for c in assessment_items()]
+
+
+def design_matrix(features: pd.DataFrame) -> pd.DataFrame:
+    """The model input: numeric columns as they are, categorical ones one-hot (a missing item is all zeros).
+
+    Built with numpy in a few bulk operations: scoring one intake must stay within milliseconds.
+    """
+    numeric = [*NUMERIC_FEATURES, *(f"abuse_{t}" for t in abuse_type_codes())]
+    categorical = _categorical_inputs()
+    blocks = [features[numeric].to_numpy(dtype=np.float64)]
+    values = features[[name for name, _ in categorical]].to_numpy(dtype=object)
+    for j, (_, codes) in enumerate(categorical):
+        blocks.append((values[:, j, None] == np.array(codes, dtype=object)[None, :]).astype(np.float64))
+    return pd.DataFrame(np.hstack(blocks), columns=_feature_index(), index=features.index)
+
+
+@cache
+def _group_index() -> pd.Index:
+    return pd.Index(sorted(set(feature_groups().values())))
+
+
+def feature_values(features: pd.DataFrame) -> pd.DataFrame:
+    """The human-readable value of each feature group (an item's code, a count), for explanations."""
+    values = features[_group_index()].to_numpy(dtype=object)
+    values[pd.isna(values)] = "missing"
+    return pd.DataFrame(values, columns=_group_index(), index=features.index, dtype=object)
+
+
+def age_band(age_years: pd.Series) -> pd.Series:
+    """The age bands of the national statistics: 0-2, 3 to school age, elementary school, older."""
+    bands = pd.cut(age_years, bins=[-np.inf, 3, 7, 13, np.inf], right=False, labels=["0-2", "3-6", "7-12", "13+"])
+    return bands.astype("string")

@@ -1,0 +1,76 @@
+"""Promotion gates: a challenger becomes champion only if it is no worse, calibrated and fair enough.
+
+Gates (all must pass), judged on the same test slice:
+- AUC not below the current champion's (no champion yet: nothing to compare);
+- ECE ≤ 0.05;
+- no subgroup gap beyond the limits of ``ml.fairness`` (documented there).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ml.evaluate import auc, expected_calibration_error
+from ml.fairness import FairnessLimits, gap_violations, subgroup_columns, subgroup_table
+from ml.features import design_matrix
+from ml.model import RiskModel
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    max_ece: float = 0.05
+    fairness: FairnessLimits = field(default_factory=FairnessLimits)
+
+
+@dataclass
+class Decision:
+    promote: bool
+    reasons: list[str]
+    challenger_auc: float
+    challenger_ece: float
+    champion_auc: float | None
+    champion_version: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def decide(challenger_auc: float, challenger_ece: float, champion_auc: float | None,
+           fairness_problems: list[str], limits: GateLimits = GateLimits()) -> Decision:
+    """Apply the gates to measured figures; every reason is kept, passing or failing."""
+    failures, passes = [], []
+    if champion_auc is None:
+        passes.append(f"no champion yet: AUC {challenger_auc:.4f} stands alone")
+    elif challenger_auc < champion_auc:
+        failures.append(f"AUC {challenger_auc:.4f} is worse than the champion's {champion_auc:.4f} on the same test slice")
+    else:
+        passes.append(f"AUC {challenger_auc:.4f} ≥ champion's {champion_auc:.4f} on the same test slice")
+    if challenger_ece > limits.max_ece:
+        failures.append(f"ECE {challenger_ece:.4f} exceeds {limits.max_ece}")
+    else:
+        passes.append(f"ECE {challenger_ece:.4f} ≤ {limits.max_ece}")
+    if fairness_problems:
+        failures += [f"subgroup gap: {p}" for p in fairness_problems]
+    else:
+        passes.append("subgroup gaps within limits")
+    return Decision(not failures, failures or passes, challenger_auc, challenger_ece, champion_auc)
+
+
+def evaluate_gates(challenger: RiskModel, champion: RiskModel | None, test: pd.DataFrame,
+                   limits: GateLimits = GateLimits()) -> Decision:
+    """Score the test slice (features with ``outcome``) with both models and decide."""
+    X, y = design_matrix(test), test["outcome"].to_numpy()
+    probability = challenger.predict_proba(X)
+    table = subgroup_table(y, probability, challenger.review_threshold, subgroup_columns(test), limits.fairness)
+    champion_auc = None if champion is None else auc(y, champion.predict_proba(X))
+    return decide(auc(y, probability), expected_calibration_error(y, probability), champion_auc,
+                  gap_violations(table, limits.fairness), limits)
+
+
+def labelled_test_slice(features: pd.DataFrame, labels: pd.DataFrame, test_from: pd.Timestamp) -> pd.DataFrame:
+    """The labelled intakes received on or after ``test_from`` (a run's logged test boundary)."""
+    frame = features.merge(labels[["agency_id", "report_id", "outcome"]], on=["agency_id", "report_id"])
+    return frame[pd.to_datetime(frame["received_at"]) >= test_from].reset_index(drop=True).astype(
+        {"outcome": np.int64})

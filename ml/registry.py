@@ -1,0 +1,156 @@
+"""MLflow: where runs are tracked, what each training run logs, the ``child_risk`` registry and its aliases.
+
+Local runs track to ``sqlite:///$KODOMO_HOME/mlflow/mlflow.db`` with artifacts under
+``$KODOMO_HOME/mlflow/artifacts``; with ``KODOMO_ENV=production`` tracking and registry use
+``KODOMO_POSTGRES_URL`` (configuration only, no code change).
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import mlflow.lightgbm
+import mlflow.sklearn
+import sklearn
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from kodomo.settings import Settings
+from ml.calibrate import ProbabilityCalibrator
+from ml.features import feature_groups
+from ml.model import RiskModel
+from ml.model_card import render_model_card
+from ml.pipeline import CALIBRATION, SCORES, TrainingReport
+from ml.plots import calibration_plot, roc_pr_plot, shap_summary_plot
+from ml.promotion import Decision
+
+MODEL_NAME = "child_risk"
+EXPERIMENT = "child_risk"
+CHALLENGER, CHAMPION = "challenger", "champion"
+DECISION_TAG = "promotion.decision"
+# Explicit requirements: MLflow would otherwise spawn a process to infer them (seconds per model).
+LIGHTGBM_REQUIREMENTS = [f"lightgbm=={lgb.__version__}"]
+CALIBRATOR_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}"]
+# MLflow saves scikit-learn models with skops, which loads only types it is told to trust.
+CALIBRATOR_TYPES = [f"{ProbabilityCalibrator.__module__}.{ProbabilityCalibrator.__qualname__}"]
+
+
+def tracking_uri(settings: Settings) -> str:
+    if settings.env == "production":
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; the platform ships psycopg 3.
+        return settings.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{settings.home / 'mlflow' / 'mlflow.db'}"
+
+
+def artifact_location(settings: Settings) -> str:
+    return (settings.home / "mlflow" / "artifacts").as_uri()
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """Point MLflow at the environment's tracking and registry store."""
+    (settings.home / "mlflow").mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(client: MlflowClient, settings: Settings) -> str:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(EXPERIMENT, artifact_location=artifact_location(settings))
+
+
+@dataclass(frozen=True)
+class RegisteredRun:
+    run_id: str
+    version: str
+
+
+def run_params(report: TrainingReport) -> dict:
+    counts = report.counts
+    return {
+        **{k: v for k, v in report.lightgbm.params.items() if k not in ("verbose", "metric")},
+        "rounds": report.lightgbm.rounds,
+        "calibration": CALIBRATION,
+        "review_threshold": report.model.review_threshold,
+        "logistic_c": report.logistic_c,
+        "features": len(report.model.feature_names),
+        "data_end": report.data_end.isoformat(),
+        **report.split.as_params(),
+        **{f"{slice_}_intakes": int(counts.loc[slice_, "intakes"]) for slice_ in counts.index},
+        **{f"{slice_}_positives": int(counts.loc[slice_, "positives"]) for slice_ in counts.index},
+    }
+
+
+def _log_figures(report: TrainingReport, folder: Path) -> None:
+    y = report.test["outcome"].to_numpy()
+    shap_summary_plot(report.test_contributions, report.test_matrix, folder / "shap_summary.png")
+    calibration_plot(y, report.test["lightgbm"].to_numpy(), report.ece, folder / "calibration.png")
+    roc_pr_plot(y, {s: report.test[s].to_numpy() for s in SCORES}, folder / "roc_pr.png")
+    for name in ("shap_summary.png", "calibration.png", "roc_pr.png"):
+        mlflow.log_artifact(str(folder / name), artifact_path="plots")
+
+
+def log_training_run(report: TrainingReport, settings: Settings) -> RegisteredRun:
+    """Log everything about one training run, register the model and make it the challenger."""
+    client = connect(settings)
+    example = report.test_matrix.head(5)
+    with mlflow.start_run(experiment_id=experiment_id(client, settings)) as run, \
+            tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mlflow.set_tags({"data": "synthetic", "model": MODEL_NAME})
+        mlflow.log_params(run_params(report))
+        mlflow.log_metrics(report.flat_metrics())
+        info = mlflow.lightgbm.log_model(
+            report.model.booster, name="model", registered_model_name=MODEL_NAME,
+            signature=infer_signature(example, report.model.raw_score(example)), input_example=example,
+            pip_requirements=LIGHTGBM_REQUIREMENTS)
+        calibrator = mlflow.sklearn.log_model(report.model.calibrator, name="calibrator",
+                                              pip_requirements=CALIBRATOR_REQUIREMENTS,
+                                              skops_trusted_types=CALIBRATOR_TYPES)
+        mlflow.set_tag("calibrator_uri", calibrator.model_uri)
+        mlflow.log_dict({"features": report.model.feature_names, "groups": feature_groups()}, "feature_list.json")
+        mlflow.log_text(report.lightgbm.selection.to_csv(index=False), "tables/hyperparameter_selection.csv")
+        mlflow.log_text(report.fairness.to_csv(index=False), "tables/subgroups.csv")
+        mlflow.log_text(report.importance.rename("mean_abs_shap").to_csv(), "tables/shap_importance.csv")
+        mlflow.log_text(report.counts.to_csv(), "tables/slices.csv")
+        _log_figures(report, folder)
+        version = str(info.registered_model_version)
+        mlflow.log_text(render_model_card(report, version, run.info.run_id), "model_card.html")
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    return RegisteredRun(run.info.run_id, version)
+
+
+def version_by_alias(client: MlflowClient, alias: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        return None
+
+
+def load_version(client: MlflowClient, version: ModelVersion) -> RiskModel:
+    """The registered booster with the calibrator and review threshold of the run that logged it."""
+    run = client.get_run(version.run_id)
+    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    calibrator = mlflow.sklearn.load_model(run.data.tags["calibrator_uri"])
+    return RiskModel(booster, calibrator, float(run.data.params["review_threshold"]))
+
+
+def record_decision(client: MlflowClient, challenger: ModelVersion, decision: Decision) -> None:
+    """Log the decision and its reasons (run and version tags, ``promotion.json``); move the alias if promoted."""
+    outcome = "promoted" if decision.promote else "rejected"
+    reasons = "; ".join(decision.reasons)
+    for key, value in {DECISION_TAG: outcome, "promotion.reasons": reasons}.items():
+        client.set_tag(challenger.run_id, key, value)
+        client.set_model_version_tag(MODEL_NAME, challenger.version, key, value)
+    client.log_text(challenger.run_id, json.dumps(decision.as_dict(), indent=2, ensure_ascii=False), "promotion.json")
+    if decision.promote:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, challenger.version)

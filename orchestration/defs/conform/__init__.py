@@ -1,0 +1,1 @@
+"""Conform: the dbt project (staging, intermediate, marts) as Dagster assets, dbt tests as asset checks."""

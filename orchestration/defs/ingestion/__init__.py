@@ -1,0 +1,1 @@
+"""Ingestion of the landing folder: one multi-asset per feed, with blocking data-quality checks."""

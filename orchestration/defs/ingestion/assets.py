@@ -1,0 +1,99 @@
+"""One multi-asset per feed contract: raw rows, valid rows (latest version per key) and quarantine.
+
+The Great Expectations suite generated from the same contract runs on the valid table as a
+blocking check, so nothing downstream builds on a table that breaks its contract.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import dagster as dg
+
+from kodomo.contracts import Contract, all_contracts
+from kodomo.ingest import load_feed
+from kodomo.ingest.landing import check_landing
+from kodomo.ingest.store import read_report, write_feed
+from kodomo.quality import validate_frame
+from orchestration.defs.resources import KodomoHome, Landing, Warehouse
+
+GROUP = "ingestion"
+CONTRACT_CHECK = "contract_suite"
+progress_log = logging.getLogger("kodomo.progress")
+
+
+def valid_key(feed: str) -> dg.AssetKey:
+    return dg.AssetKey(["valid", feed])
+
+
+def _agencies(warehouse: Warehouse) -> frozenset[str]:
+    with warehouse.connect(read_only=True) as con:
+        return frozenset(r[0] for r in con.execute("select agency_id from valid.agencies").fetchall())
+
+
+def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
+    feed = contract.feed
+    upstream = [] if feed == "agencies" else [valid_key("agencies")]
+
+    @dg.multi_asset(
+        name=f"ingest_{feed}",
+        group_name=GROUP,
+        specs=[
+            dg.AssetSpec(["raw", feed], deps=upstream, description=f"{contract.title}: every delivered row, as text."),
+            dg.AssetSpec(valid_key(feed), deps=upstream,
+                         description=f"{contract.title}: valid rows, latest version per key {contract.key}."),
+            dg.AssetSpec(["quarantine", feed], deps=upstream,
+                         description=f"{contract.title}: invalid rows and files, with rule and raw text."),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(CONTRACT_CHECK, asset=valid_key(feed), blocking=True,
+                              description="Great Expectations suite generated from the feed contract."),
+        ],
+    )
+    def ingest_feed(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse):
+        root = check_landing(Path(landing.path))
+        agencies = frozenset() if feed == "agencies" else _agencies(warehouse)
+
+        def say(message: str) -> None:
+            context.log.info(message)
+            progress_log.info(message)
+
+        load = load_feed(contract, root, agencies, say)
+        with warehouse.connect() as con:
+            write_feed(con, contract, load)
+        report = load.report
+        say(f"{feed}: {report['rows_read']} rows read, {report['records']} records, "
+            f"{report['rows_quarantined']} rows and {report['files_quarantined']} files quarantined")
+        yield dg.MaterializeResult(asset_key=["raw", feed], metadata={"rows": report["rows_read"]})
+        yield dg.MaterializeResult(asset_key=valid_key(feed), metadata={
+            "records": report["records"], "rows_valid": report["rows_valid"]})
+        yield dg.MaterializeResult(asset_key=["quarantine", feed], metadata={
+            "rows_quarantined": report["rows_quarantined"], "files_quarantined": report["files_quarantined"],
+            "by_rule": dg.MetadataValue.json(report["quarantine_by_rule"])})
+        quality = validate_frame(contract, load.valid)
+        yield dg.AssetCheckResult(
+            asset_key=valid_key(feed), check_name=CONTRACT_CHECK, passed=quality.success,
+            metadata={"failed": dg.MetadataValue.json([f.as_dict() for f in quality.failed]),
+                      "statistics": dg.MetadataValue.json(quality.statistics)},
+        )
+
+    return ingest_feed
+
+
+feed_assets = [build_feed_asset(c) for c in all_contracts().values()]
+
+
+@dg.asset(
+    key=["meta", "ingest_report"],
+    group_name=GROUP,
+    deps=[valid_key(feed) for feed in all_contracts()],
+    description="Counts of the last ingestion per feed (`kodomo report ingest --json`).",
+)
+def ingest_report(warehouse: Warehouse, home: KodomoHome) -> dg.MaterializeResult:
+    with warehouse.connect(read_only=True) as con:
+        report = read_report(con)
+    path = Path(home.path) / "reports" / "ingest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    total = sum(r["rows_quarantined"] for r in report.values())
+    return dg.MaterializeResult(metadata={"path": str(path), "rows_quarantined": total})

@@ -1,0 +1,60 @@
+"""Shared helpers: hand-made landing folders, small enough to reason about row by row."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+AGENCIES = [
+    {"agency_id": "111007", "agency_type": "municipality", "name": "さいたま市", "prefecture_code": "11",
+     "cgc_id": "C1101"},
+    {"agency_id": "131016", "agency_type": "municipality", "name": "千代田区", "prefecture_code": "13",
+     "cgc_id": "C1301"},
+    {"agency_id": "C1101", "agency_type": "cgc", "name": "中央児童相談所", "prefecture_code": "11", "cgc_id": ""},
+    {"agency_id": "C1301", "agency_type": "cgc", "name": "東京都児童相談センター", "prefecture_code": "13",
+     "cgc_id": ""},
+]
+
+
+def report_row(**overrides) -> dict:
+    row = {
+        "agency_id": "111007", "updated_at": "2021-05-01 09:00", "local_child_id": "A001",
+        "child_name": "髙橋 太郎", "child_kana": "タカハシ タロウ", "sex": "1", "birth_date": "H30.1.2",
+        "report_id": "R001", "address_municipality_code": "111007", "received_at": "令和3年4月1日 10:00",
+        "route": "police", "abuse_types": "physical;neglect", "safety_confirmed_at": "2021/4/2 15:00",
+        "substantiated": "undetermined", "temporary_protection": "no", "temporary_protection_at": "",
+        "severe_harm": "no",
+    }
+    row.update(overrides)
+    return row
+
+
+def csv_bytes(rows: list[dict], encoding: str = "utf-8", newline: str = "\n", header: list[str] | None = None) -> bytes:
+    header = header or list(rows[0])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=newline)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(h, "") for h in header])
+    return out.getvalue().encode(encoding)
+
+
+class LandingBuilder:
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "agencies.csv").write_bytes(csv_bytes(AGENCIES))
+
+    def deliver(self, feed: str, name: str, rows: list[dict], **fmt) -> Path:
+        folder = self.root / feed
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        path.write_bytes(csv_bytes(rows, **fmt))
+        return path
+
+
+@pytest.fixture
+def landing(tmp_path) -> LandingBuilder:
+    return LandingBuilder(tmp_path / "landing")

@@ -1,0 +1,96 @@
+"""A generated `small` world through `kodomo run`: the ingestion report equals the generator's truth."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from kodomo.cli import main
+from kodomo.contracts import FEEDS
+
+SPEC_FIELDS = {"files_read", "files_quarantined", "rows_read", "rows_valid", "rows_quarantined", "records",
+               "quarantine_by_rule"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    landing = root / "landing"
+    assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "7"]) == 0
+    return landing, root / "landing-truth"
+
+
+@pytest.fixture(scope="module")
+def run(world, tmp_path_factory):
+    landing, truth = world
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KODOMO_HOME", str(home))
+        assert main(["run", "--landing", str(landing)]) == 0
+    return home
+
+
+@pytest.fixture(scope="module")
+def report(run):
+    return json.loads((run / "reports" / "ingest.json").read_text(encoding="utf-8"))
+
+
+def truth_json(world, name):
+    return json.loads((world[1] / name).read_text(encoding="utf-8"))
+
+
+def test_report_ingest_json_has_exactly_the_spec_fields(run, capsys, monkeypatch):
+    monkeypatch.setenv("KODOMO_HOME", str(run))
+    assert main(["report", "ingest", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == set(FEEDS)
+    for counts in printed.values():
+        assert set(counts) == SPEC_FIELDS
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_counts_equal_the_truth(world, report, feed):
+    expected = truth_json(world, "expected_ingest.json")[feed]
+    got = report[feed]
+    for field in ("files_read", "files_quarantined", "rows_quarantined", "records", "quarantine_by_rule"):
+        assert got[field] == expected[field], f"{feed}.{field}"
+
+
+def test_every_quarantined_row_has_the_injected_rule(world, run):
+    truth = pd.read_csv(world[1] / "quarantined_rows.csv", dtype=str)
+    with duckdb.connect(str(run / "warehouse.duckdb"), read_only=True) as con:
+        got = con.execute("select feed, file, cast(line as varchar) as line, rule from quarantine.rows").df()
+    key = ["feed", "file", "line"]
+    merged = truth.merge(got, on=key, how="outer", suffixes=("_truth", "_got"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head(10).to_string()
+    wrong = merged[merged["rule_truth"] != merged["rule_got"]]
+    assert wrong.empty, wrong.head(10).to_string()
+
+
+def test_every_quarantined_file_has_the_injected_rule(world, run):
+    truth = pd.read_csv(world[1] / "quarantined_files.csv", dtype=str)
+    with duckdb.connect(str(run / "warehouse.duckdb"), read_only=True) as con:
+        got = con.execute("select feed, file, rule from quarantine.files order by all").df()
+    assert sorted(map(tuple, truth[["feed", "file", "rule"]].values)) == sorted(map(tuple, got.values))
+    assert len(got) >= 1
+
+
+def test_running_the_same_landing_again_changes_nothing(world, run, monkeypatch):
+    landing, _ = world
+    tables = ("valid.case_reports", "valid.immunizations", "quarantine.rows", "quarantine.files")
+
+    def snapshot():
+        with duckdb.connect(str(run / "warehouse.duckdb"), read_only=True) as con:
+            return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+
+    before = snapshot()
+    monkeypatch.setenv("KODOMO_HOME", str(run))
+    assert main(["run", "--landing", str(landing)]) == 0
+    assert snapshot() == before
+
+
+def test_names_stay_out_of_the_quarantine_report(run):
+    printed = (run / "reports" / "ingest.json").read_text(encoding="utf-8")
+    assert "髙" not in printed and "child_name" not in printed

@@ -1,0 +1,477 @@
+"""The risk model's parts on hand-made warehouses: labels (spec §7), point-in-time features, the checklist
+rule, grouped CV, calibration, explanations, subgroups and the promotion gate."""
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from kodomo.contracts import FEEDS, contract
+from kodomo.ingest.store import duckdb_type
+from ml.calibrate import ProbabilityCalibrator
+from ml.checklist import (EMERGENCY_PROTECTION, INTENSIVE_SUPPORT, NO_CONCERN, PROTECTION_BEFORE_NEXT_INCIDENT,
+                          answer_questions, checklist_score)
+from ml.evaluate import auc, average_precision, bootstrap_indices, expected_calibration_error
+from ml.explain import top_reasons
+from ml.fairness import INSUFFICIENT, FairnessLimits, gap_violations, subgroup_table
+from ml.features import (HISTORY_FEATURES, assessment_items, build_features, design_matrix, feature_groups,
+                         feature_names)
+from ml.labels import build_labels
+from ml.model import RiskModel
+from ml.promotion import GateLimits, decide, evaluate_gates
+from ml.train import grouped_folds
+
+META = {"_file": "VARCHAR", "_line": "INTEGER", "_delivery_date": "DATE", "_seq": "INTEGER"}
+DATA_END = "2025-04-25"
+
+
+def _defaults(feed: str) -> dict:
+    person = {"local_child_id": "A1", "child_name": "髙橋 太郎", "child_kana": "タカハシ タロウ", "sex": "1",
+              "birth_date": "2015-06-01"}
+    items = {c.name: "no" for c in assessment_items()} | {"injury_severity": "none", "child_disclosure": "none"}
+    return {
+        "case_reports": person | {"report_id": "R1", "address_municipality_code": "111007", "route": "police",
+                                  "abuse_types": "physical", "substantiated": "undetermined",
+                                  "temporary_protection": "no", "severe_harm": "no"},
+        "assessments": items | {"assessment_id": "S1", "report_id": "R1", "assessor_id": "W1",
+                                "worker_decision": "undecided"},
+        "checkups": person | {"checkup_type": "m18", "status": "scheduled"},
+        "immunizations": person | {"vaccine": "mr", "dose": 1},
+        "resident_moves": person | {"move_id": "M1", "move_type": "move_in", "from_municipality_code": "131016",
+                                    "to_municipality_code": "111007"},
+        "alerts": person | {"alert_id": "L1", "alert_type": "missing"},
+    }[feed]
+
+
+class MiniWarehouse:
+    """``valid.<feed>_versions`` / ``valid.<feed>`` and ``linkage.person_links`` typed as the pipeline writes them."""
+
+    def __init__(self, path: str = ":memory:"):
+        self.con = duckdb.connect(path)
+        self.con.execute("create schema valid; create schema linkage")
+        self.rows: dict[str, list[dict]] = {feed: [] for feed in FEEDS}
+        self.links: list[tuple[str, str, str]] = []
+        self.con.execute("create table valid.agencies (agency_id varchar, agency_type varchar, name varchar, "
+                         "prefecture_code varchar, cgc_id varchar)")
+        self.con.execute("insert into valid.agencies values ('111007', 'municipality', 'さいたま市', '11', 'C1101'), "
+                         "('131016', 'municipality', '千代田区', '13', 'C1301'), ('C1101', 'cgc', '中央', '11', null)")
+
+    def add(self, feed: str, updated_at: str, delivered: str = DATA_END, **values) -> MiniWarehouse:
+        row = {"agency_id": "111007", "updated_at": updated_at} | _defaults(feed) | values
+        self.rows[feed].append(row | {"_file": f"f{len(self.rows[feed])}", "_line": 2,
+                                      "_delivery_date": delivered, "_seq": 1})
+        return self
+
+    def link(self, agency_id: str, local_child_id: str, person_key: str) -> MiniWarehouse:
+        self.links.append((agency_id, local_child_id, person_key))
+        return self
+
+    def build(self) -> duckdb.DuckDBPyConnection:
+        for feed in FEEDS[1:]:
+            c = contract(feed)
+            columns = {col.name: duckdb_type(col.type) for col in c.columns} | META
+            frame = pd.DataFrame(self.rows[feed], columns=list(columns)).astype(object)
+            select = ", ".join(f'cast("{n}" as {t}) as "{n}"' for n, t in columns.items())
+            self.con.register("_rows", frame)
+            self.con.execute(f"create or replace table valid.{feed}_versions as select {select} from _rows")
+            self.con.unregister("_rows")
+            key = ", ".join(c.key)
+            self.con.execute(f"create or replace table valid.{feed} as select * from valid.{feed}_versions "
+                             f"qualify row_number() over (partition by {key} order by updated_at desc, "
+                             f"_delivery_date desc) = 1")
+        links = pd.DataFrame(self.links, columns=["agency_id", "local_child_id", "person_key"])
+        self.con.register("_links", links)
+        self.con.execute("create or replace table linkage.person_links as select * from _links")
+        self.con.unregister("_links")
+        return self.con
+
+
+def report(w: MiniWarehouse, report_id: str, received: str, agency_id: str = "111007", child: str = "A1",
+           updated: str | None = None, **values) -> MiniWarehouse:
+    return w.add("case_reports", updated or received, agency_id=agency_id, local_child_id=child, report_id=report_id,
+                 received_at=received, **values)
+
+
+def outcomes(con) -> dict[str, int]:
+    labels = build_labels(con)
+    return dict(zip(labels["report_id"], labels["outcome"], strict=True))
+
+
+# --- labels ----------------------------------------------------------------------------------------
+
+def test_a_substantiated_re_report_on_day_365_counts_and_on_day_366_does_not():
+    w = MiniWarehouse().link("111007", "A1", "P1").link("111007", "B1", "P2")
+    report(w, "R1", "2021-04-01 10:00")
+    report(w, "R2", "2022-04-01 23:00", substantiated="yes")  # day 365, later in the day than R1
+    report(w, "R3", "2021-05-01 10:00", child="B1")
+    report(w, "R4", "2022-05-02 09:00", child="B1", substantiated="yes")  # day 366, earlier in the day
+    labels = outcomes(w.build())
+    assert labels["R1"] == 1
+    assert labels["R3"] == 0
+
+
+def test_a_re_report_in_another_agency_after_a_move_counts_through_the_link():
+    w = MiniWarehouse().link("111007", "A1", "P1").link("131016", "T9", "P1")
+    report(w, "R1", "2021-04-01 10:00")
+    w.add("resident_moves", "2021-06-01 09:00", agency_id="131016", local_child_id="T9", move_date="2021-05-20")
+    report(w, "X7", "2021-09-01 10:00", agency_id="131016", child="T9", substantiated="yes")
+    con = w.build()
+    assert outcomes(con)["R1"] == 1
+    within = build_labels(con, scope="agency")
+    assert within.set_index("report_id").loc["R1", "outcome"] == 0  # unlinked, the agencies never meet
+
+
+def test_severe_harm_counts_without_substantiation_and_the_intake_itself_never_does():
+    w = MiniWarehouse().link("111007", "A1", "P1").link("111007", "B1", "P2")
+    report(w, "R1", "2021-04-01 10:00")
+    report(w, "R2", "2021-08-01 10:00", substantiated="no", severe_harm="yes")
+    report(w, "R3", "2021-04-01 10:00", child="B1", substantiated="yes", severe_harm="yes")
+    labels = outcomes(w.build())
+    assert labels["R1"] == 1
+    assert labels["R3"] == 0
+
+
+def test_only_closed_windows_are_labelled_and_later_versions_decide():
+    w = MiniWarehouse().link("111007", "A1", "P1")
+    report(w, "R1", "2021-04-01 10:00")
+    report(w, "R2", "2021-06-01 10:00", updated="2021-06-01 10:00")
+    report(w, "R2", "2021-06-01 10:00", updated="2021-08-01 10:00", substantiated="yes")
+    report(w, "R9", "2024-04-25 10:00")  # day 365 is the data's end: not closed
+    con = w.build()
+    labels = outcomes(con)
+    assert labels["R1"] == 1 and "R9" not in labels
+    # A backtest knowing only what was recorded before July 2021 sees R2 still undetermined.
+    early = build_labels(con, close_before=dt.date(2022, 6, 1), known_before=dt.datetime(2021, 7, 1))
+    assert dict(zip(early["report_id"], early["outcome"], strict=True)) == {"R1": 0}
+
+
+# --- features --------------------------------------------------------------------------------------
+
+def _history_world(path: str = ":memory:") -> MiniWarehouse:
+    w = MiniWarehouse(path).link("111007", "A1", "P1").link("131016", "T9", "P1")
+    report(w, "R0", "2020-01-10 10:00", updated="2020-01-10 10:00")
+    report(w, "R0", "2020-01-10 10:00", updated="2020-03-01 10:00", substantiated="yes",
+           temporary_protection="yes", temporary_protection_at="2020-01-11 09:00")
+    report(w, "Q1", "2020-09-01 10:00", agency_id="131016", child="T9")
+    w.add("resident_moves", "2020-08-05 09:00", agency_id="131016", local_child_id="T9", move_date="2020-08-01")
+    w.add("resident_moves", "2020-08-03 09:00", local_child_id="A1", move_id="M0", move_type="move_out",
+          move_date="2020-08-01")  # the same move, seen from the origin
+    w.add("checkups", "2019-02-10 09:00", local_child_id="A1", checkup_type="y3", scheduled_date="2019-02-01",
+          status="no_show")
+    w.add("alerts", "2020-10-01 09:00", agency_id="131016", local_child_id="T9", alert_type="missing",
+          issued_at="2020-10-01 09:00")
+    w.add("immunizations", "2019-05-01 09:00", local_child_id="A1", birth_date="2018-06-01", vaccine="hepb",
+          dose=1, administered_date="2019-05-01")
+    report(w, "R1", "2021-04-01 10:00")
+    w.add("assessments", "2021-04-01 15:00", assessed_at="2021-04-01 14:00", report_id="R1",
+          injury_severity="moderate", child_disclosure="unknown")
+    return w
+
+
+def _features_of(con, report_id: str = "R1", scope: str = "linked") -> pd.Series:
+    features = build_features(con, scope)
+    return features.set_index("report_id").loc[report_id]
+
+
+def test_linked_history_counts_what_was_known_at_receipt_across_agencies():
+    f = _features_of(_history_world().build())
+    assert f[["prior_reports_1y", "prior_reports_2y", "prior_reports_total", "prior_agencies_2y"]].tolist() == [1, 2, 2, 2]
+    assert f["prior_substantiated"] == 1 and f["prior_protections"] == 1
+    assert f["moves_2y"] == 1  # move_out and move_in of one move count once
+    assert f["missed_checkups"] == 1 and f["open_alerts"] == 1
+    assert f["injury_severity"] == "moderate" and f["child_disclosure"] == "unknown" and f["has_assessment"] == 1
+    assert f["age_years"] == pytest.approx(5.83, abs=0.01)
+
+
+def test_within_agency_history_sees_only_the_intakes_own_agency():
+    f = _features_of(_history_world().build(), scope="agency")
+    assert f["prior_reports_2y"] == 1 and f["moves_2y"] == 1 and f["open_alerts"] == 0
+
+
+@pytest.mark.parametrize("future", [
+    lambda w: report(w, "R0", "2020-01-10 10:00", updated="2021-04-01 10:01", severe_harm="yes"),  # a later version
+    lambda w: report(w, "R5", "2021-04-01 10:30", substantiated="yes", severe_harm="yes"),  # a later report
+    lambda w: report(w, "R6", "2021-03-01 10:00", updated="2021-04-02 09:00"),  # an earlier report entered later
+    lambda w: w.add("resident_moves", "2021-04-05 09:00", move_id="M9", move_date="2021-03-30"),  # entered later
+    lambda w: w.add("checkups", "2021-05-01 09:00", checkup_type="m18", scheduled_date="2021-04-20", status="no_show"),
+    lambda w: w.add("checkups", "2021-04-03 09:00", local_child_id="A1", checkup_type="y3",
+                    scheduled_date="2019-02-01", status="attended", exam_date="2021-04-02"),  # made up later
+    lambda w: w.add("alerts", "2021-04-02 09:00", agency_id="131016", local_child_id="T9", alert_id="L2",
+                    alert_type="found", issued_at="2021-04-02 09:00"),
+    lambda w: w.add("immunizations", "2021-04-10 09:00", vaccine="mr", dose=2, administered_date="2021-04-09"),
+    lambda w: w.add("assessments", "2021-05-01 09:00", assessed_at="2021-04-01 14:00", report_id="R1",
+                    injury_severity="severe", child_disclosure="serious"),  # a revision of the assessment
+])
+def test_nothing_dated_after_receipt_changes_the_features(future):
+    before = _features_of(_history_world().build())
+    w = _history_world()
+    future(w)
+    after = _features_of(w.build())
+    pd.testing.assert_series_equal(before, after)
+
+
+def test_the_same_events_known_before_receipt_do_change_the_features():
+    # The invariance test above is only meaningful if the features can see such events at all.
+    w = _history_world()
+    w.add("checkups", "2021-03-01 09:00", local_child_id="A1", checkup_type="y3", scheduled_date="2019-02-01",
+          status="attended", exam_date="2021-02-25")
+    w.add("alerts", "2021-03-02 09:00", agency_id="131016", local_child_id="T9", alert_id="L2", alert_type="found",
+          issued_at="2021-03-02 09:00")
+    f = _features_of(w.build())
+    assert f["missed_checkups"] == 0 and f["open_alerts"] == 0
+
+
+def test_overdue_immunizations_follow_the_schedule_from_when_records_begin():
+    w = MiniWarehouse().link("111007", "A1", "P1")
+    w.add("immunizations", "2019-08-01 09:00", birth_date="2019-02-01", vaccine="hepb", dose=1,
+          administered_date="2019-04-01")
+    report(w, "R1", "2020-03-01 10:00", birth_date="2019-02-01")  # 13 months old
+    f = _features_of(w.build())
+    # Due by 13 months and not recorded: hepb 2-3, pcv 1-3, 4種混合 1-3, Hib 1-3, BCG.
+    assert f["overdue_immunizations"] == 2 + 3 + 3 + 3 + 1
+
+
+def test_design_matrix_keeps_unknown_as_its_own_value_and_a_missing_assessment_as_zeros():
+    w = _history_world()
+    report(w, "R2", "2021-05-01 10:00", child="Z1")
+    features = build_features(w.link("111007", "Z1", "P9").build())
+    X = design_matrix(features).set_axis(features["report_id"])
+    assert list(X.columns) == feature_names()
+    for column in X.columns:  # every column holds what its name says
+        source, _, code = column.partition("=")
+        expected = (features[source] == code).astype(float) if code else features[source].astype(float)
+        assert X[column].tolist() == expected.tolist(), column
+    assert X.loc["R1", "child_disclosure=unknown"] == 1 and X.loc["R1", "child_disclosure=none"] == 0
+    assert X.loc["R2", [c for c in X.columns if c.startswith("injury_severity=")]].sum() == 0
+    assert X.loc["R2", "has_assessment"] == 0
+    assert {feature_groups()[c] for c in X.columns} >= {c.name for c in assessment_items()} | set(HISTORY_FEATURES)
+
+
+# --- checklist -------------------------------------------------------------------------------------
+
+def _intake(**values) -> pd.DataFrame:
+    items = {c.name: "no" for c in assessment_items()} | {"injury_severity": "none", "child_disclosure": "none"}
+    return pd.DataFrame([items | {"age_years": 8.0, "prior_reports_2y": 0, "prior_protections": 0} | values])
+
+
+@pytest.mark.parametrize(("values", "question"), [
+    ({"child_wants_protection": "yes"}, "q1"), ({"caregiver_requests_help": "yes"}, "q1"),
+    ({"sexual_abuse_suspected": "yes"}, "q2"), ({"caregiver_threatens_harm": "yes"}, "q2"),
+    ({"injury_severity": "severe"}, "q3"),
+    ({"injury_head_face_abdomen": "yes"}, "q4"), ({"child_disclosure": "serious"}, "q4"),
+    ({"injury_present": "yes", "age_years": 1.5}, "q4"), ({"injury_present": "yes", "child_disability": "yes"}, "q4"),
+    ({"injury_old_and_new": "yes"}, "q5"), ({"caregiver_explanation_inconsistent": "yes"}, "q5"),
+    ({"prior_reports_2y": 1}, "q5"), ({"prior_protections": 1}, "q5"),
+    ({"child_disclosure": "mild"}, "q6"), ({"growth_concern": "yes"}, "q6"),
+    ({"caregiver_substance_abuse": "yes"}, "q7"), ({"caregiver_mental_illness": "yes"}, "q7"),
+    ({"domestic_violence": "yes"}, "q8"), ({"economic_hardship": "yes"}, "q8"), ({"single_parent": "yes"}, "q8"),
+])
+def test_each_item_answers_its_question_of_the_sheet_and_no_other_answers_a_blank_sheet(values, question):
+    answered = answer_questions(_intake(**values)).iloc[0]
+    assert answered[question]
+    assert not answer_questions(_intake()).iloc[0].any()
+
+
+def test_unknown_and_an_uninjured_infant_answer_nothing():
+    unknowns = {c.name: "unknown" for c in assessment_items()}
+    assert not answer_questions(_intake(**unknowns)).iloc[0].any()
+    assert not answer_questions(_intake(age_years=1.0)).iloc[0]["q4"]
+
+
+@pytest.mark.parametrize(("values", "verdict"), [
+    ({"child_wants_protection": "yes", "caregiver_threatens_harm": "yes"}, EMERGENCY_PROTECTION),  # 1 and 2
+    ({"injury_severity": "severe"}, EMERGENCY_PROTECTION),  # 3
+    ({"child_wants_protection": "yes"}, INTENSIVE_SUPPORT),  # 1 alone is not enough
+    ({"caregiver_threatens_harm": "yes"}, INTENSIVE_SUPPORT),  # 2 alone neither
+    ({"injury_head_face_abdomen": "yes"}, PROTECTION_BEFORE_NEXT_INCIDENT),  # 4
+    ({"prior_protections": 2}, PROTECTION_BEFORE_NEXT_INCIDENT),  # 5
+    ({"domestic_violence": "yes"}, INTENSIVE_SUPPORT),
+    ({}, NO_CONCERN),
+])
+def test_the_sheets_rule_orders_its_verdicts(values, verdict):
+    assert checklist_score(_intake(**values)).iloc[0] == verdict
+
+
+# --- metrics, folds, calibration, explanations -------------------------------------------------------
+
+def test_metrics_agree_with_their_definitions():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y, s = rng.integers(0, 2, 500), np.round(rng.random(500), 2)  # rounded: ties included
+    assert auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    assert average_precision(y, s) == pytest.approx(average_precision_score(y, s))
+    p = np.array([0.05, 0.05, 0.95, 0.95])
+    assert expected_calibration_error(np.array([0, 0, 1, 1]), p) == pytest.approx(0.05)
+    assert expected_calibration_error(np.array([1, 1, 0, 0]), p) == pytest.approx(0.95)
+
+
+def test_grouped_folds_and_bootstrap_keep_each_child_together():
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 60, 400).astype(str)
+    y = rng.integers(0, 2, 400)
+    for train, held_out in grouped_folds(y, groups):
+        assert not set(groups[train]) & set(groups[held_out])
+    for rows in bootstrap_indices(groups, samples=5):
+        drawn = pd.Series(groups[rows]).value_counts()
+        sizes = pd.Series(groups).value_counts()
+        assert all(drawn[g] % sizes[g] == 0 for g in drawn.index)  # whole children, possibly several times
+
+
+def _toy_model(seed: int = 0, noise: float = 0.0) -> tuple[RiskModel, pd.DataFrame]:
+    """A real booster on the real design columns: outcome driven by injury severity and prior protections."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    items = {c.name: rng.choice(c.codes, n) for c in assessment_items()}
+    frame = pd.DataFrame(items | {
+        "age_years": rng.uniform(0, 17, n), "has_assessment": 1, "route": rng.choice(["police", "school"], n),
+        **{f"abuse_{t}": rng.integers(0, 2, n) for t in ("physical", "neglect", "sexual", "psychological")},
+        **{h: rng.poisson(0.3, n) for h in HISTORY_FEATURES},
+        "person_key": np.arange(n).astype(str), "agency_type": rng.choice(["municipality", "cgc"], n),
+        "prefecture_code": "11", "received_at": pd.Timestamp("2023-01-01"),
+    })
+    logit = -2 + 2.0 * (frame["injury_severity"] == "severe") + 1.0 * frame["prior_protections"]
+    frame["outcome"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = design_matrix(frame)
+    signal = X.copy()
+    signal[:] = signal.to_numpy() + noise * rng.normal(size=signal.shape)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7, "seed": seed, "num_threads": 1},
+                        lgb.Dataset(signal, frame["outcome"]), 60)
+    raw = booster.predict(X.to_numpy())
+    return RiskModel(booster, ProbabilityCalibrator("isotonic").fit(raw, frame["outcome"]), 0.3), frame
+
+
+def test_reasons_name_the_item_and_its_value_and_add_up_with_the_bias():
+    model, frame = _toy_model()
+    severe = frame[(frame["injury_severity"] == "severe") & (frame["prior_protections"] == 0)].head(20)
+    from ml.features import feature_values
+
+    probability, reasons = model.explain(design_matrix(severe), feature_values(severe))
+    assert np.allclose(probability, model.predict_proba(design_matrix(severe)))
+    assert all(r[0] == {"feature": "injury_severity", "value": "severe", "contribution": r[0]["contribution"]}
+               for r in reasons)
+    assert all(r["contribution"] > 0 for rs in reasons for r in rs)
+
+
+def test_top_reasons_keep_only_positive_contributions_in_order():
+    grouped = pd.DataFrame({"a": [0.5, -0.1], "b": [0.9, -0.2], "c": [-0.3, 0.0]})
+    values = pd.DataFrame({"a": ["yes", "no"], "b": [2, 0], "c": ["unknown", "no"]})
+    assert top_reasons(grouped, values) == [
+        [{"feature": "b", "value": 2, "contribution": 0.9}, {"feature": "a", "value": "yes", "contribution": 0.5}], []]
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_calibration_corrects_an_overconfident_score(method):
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(0.02, 0.6, 20000)
+    y = (rng.random(20000) < truth).astype(int)
+    overconfident = 1 / (1 + np.exp(-2.5 * np.log(truth / (1 - truth)) - 1.0))
+    calibrated = ProbabilityCalibrator(method).fit(overconfident[:10000], y[:10000]).predict(overconfident[10000:])
+    assert expected_calibration_error(y[10000:], overconfident[10000:]) > 0.1
+    assert expected_calibration_error(y[10000:], calibrated) < 0.02
+    if method == "platt":  # a monotone map of the logit: the ranking, hence the AUC, is untouched
+        assert auc(y[10000:], calibrated) == pytest.approx(auc(y[10000:], overconfident[10000:]))
+
+
+# --- subgroups and the promotion gate --------------------------------------------------------------
+
+def test_small_subgroups_are_reported_insufficient_not_computed():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    p = rng.random(300)
+    groups = pd.DataFrame({"prefecture": ["11"] * 292 + ["13"] * 8})
+    table = subgroup_table(y, p, 0.5, groups).set_index("group")
+    assert table.loc["13", "status"] == INSUFFICIENT and np.isnan(table.loc["13", "auc"])
+    assert table.loc["11", "status"] == "ok" and 0 <= table.loc["11", "fpr"] <= 1
+
+
+def test_a_large_subgroup_gap_is_a_violation_and_a_small_one_is_not():
+    rng = np.random.default_rng(4)
+    n = 4000
+    good = rng.beta(1, 3, n)  # calibrated by construction
+    y = (rng.random(n) < good).astype(int)
+    group = np.where(np.arange(n) < 3000, "no", "yes")
+    blind = good.copy()
+    blind[group == "yes"] = rng.random(1000)  # no signal at all for one group
+    limits = FairnessLimits()
+    fair = subgroup_table(y, good, 0.5, pd.DataFrame({"economic_hardship": group}), limits)
+    unfair = subgroup_table(y, blind, 0.5, pd.DataFrame({"economic_hardship": group}), limits)
+    assert gap_violations(fair, limits) == []
+    assert any(v.startswith("economic_hardship=yes: AUC") for v in gap_violations(unfair, limits))
+
+
+def test_gate_promotes_a_model_no_worse_than_the_champion_and_calibrated():
+    decision = decide(challenger_auc=0.74, challenger_ece=0.03, champion_auc=0.73, fairness_problems=[])
+    assert decision.promote and decision.reasons
+
+
+@pytest.mark.parametrize(("auc_", "ece", "champion", "problems", "why"), [
+    (0.72, 0.03, 0.73, [], "worse than the champion"),
+    (0.75, 0.06, 0.73, [], "ECE"),
+    (0.75, 0.03, None, ["prefecture=13: AUC 0.5 …"], "subgroup gap"),
+])
+def test_gate_rejects_a_worse_uncalibrated_or_unfair_challenger(auc_, ece, champion, problems, why):
+    decision = decide(auc_, ece, champion, problems)
+    assert not decision.promote
+    assert any(why in r for r in decision.reasons)
+
+
+def test_gate_judges_real_models_on_the_same_slice_both_ways():
+    strong, frame = _toy_model(seed=5)
+    weak, _ = _toy_model(seed=6, noise=3.0)
+    frame = frame.assign(prefecture_code="11")
+    assert evaluate_gates(strong, champion=weak, test=frame).promote
+    demoted = evaluate_gates(weak, champion=strong, test=frame)
+    assert not demoted.promote and demoted.champion_auc > demoted.challenger_auc
+    assert not evaluate_gates(strong, champion=None, test=frame, limits=GateLimits(max_ece=0.0)).promote
+
+
+# --- wiring ----------------------------------------------------------------------------------------
+
+def test_ml_assets_read_the_links_and_feeds_and_run_in_order():
+    import dagster as dg
+
+    from orchestration.defs.ml import ml_assets
+
+    deps = {key: set(a.asset_deps[key]) for a in ml_assets for key in a.keys}
+    links, labels = dg.AssetKey(["linkage", "person_links"]), dg.AssetKey(["ml", "labels"])
+    features = dg.AssetKey(["ml", "features"])
+    assert {links, dg.AssetKey(["valid", "case_reports"])} <= deps[labels]
+    assert {links, dg.AssetKey(["valid", "assessments"]), dg.AssetKey(["valid", "alerts"])} <= deps[features]
+    assert links not in deps[dg.AssetKey(["ml", "features_within_agency"])]
+    assert dg.AssetKey(["ml", "child_risk_model"]) in deps[dg.AssetKey(["ml", "promotion"])]
+    assert dg.AssetKey(["ml", "promotion"]) in deps[dg.AssetKey(["ml", "intake_scores"])]
+
+
+def test_the_ml_assets_run_on_a_landing_too_small_to_learn_from(tmp_path):
+    import dagster as dg
+
+    from orchestration.defs.ml import ml_assets
+    from orchestration.defs.resources import KodomoHome, Warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    _history_world(str(path)).build().close()
+    result = dg.materialize(ml_assets, resources={"warehouse": Warehouse(path=str(path)),
+                                                  "home": KodomoHome(path=str(tmp_path))})
+    assert result.success
+    model = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                 if e.asset_key == dg.AssetKey(["ml", "child_risk_model"]))
+    assert model["trained"].value is False and "labelled intakes" in model["reason"].value
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("select count(*) from ml.intake_scores").fetchone()[0] == 0  # no champion, no scores
+        assert con.execute("select count(*) from ml.features").fetchone()[0] == 3
+
+
+def test_mlflow_tracks_under_kodomo_home_locally_and_in_postgres_in_production(tmp_path):
+    from kodomo.settings import Settings
+    from ml.registry import artifact_location, tracking_uri
+
+    local = Settings(home=tmp_path, env="local", postgres_url="postgresql://u@db:5432/kodomo")
+    assert tracking_uri(local) == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
+    assert artifact_location(local) == (tmp_path / "mlflow" / "artifacts").as_uri()
+    production = Settings(home=tmp_path, env="production", postgres_url="postgresql://u@db:5432/kodomo")
+    assert tracking_uri(production) == "postgresql+psycopg://u@db:5432/kodomo"
