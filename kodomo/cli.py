@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -10,9 +11,6 @@ from pathlib import Path
 
 from kodomo.contracts import FEEDS
 from kodomo.settings import get_settings
-
-NOT_YET_BUILT = 2
-
 
 class CommandError(Exception):
     """A one-line error for the operator; the command exits 1."""
@@ -76,9 +74,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_not_yet_built(args: argparse.Namespace) -> int:
-    print(f"kodomo {args.command}: not yet built", file=sys.stderr)
-    return NOT_YET_BUILT
+def cmd_export_links(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from kodomo.linkage import export_links
+
+    warehouse = get_settings().warehouse_path
+    if not warehouse.is_file():
+        raise CommandError(f"no linkage result yet: run 'kodomo run --landing DIR' first ({warehouse} missing)")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = export_links(con, Path(args.out))
+    _progress(f"wrote {rows} child records to {args.out}")
+    return 0
+
+
+def _cutoff(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--cutoff must be a date YYYY-MM-DD, not {text!r}") from None
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from ml.backtest import run_backtest
+
+    landing = _landing(args.landing)
+    cutoff = _cutoff(args.cutoff)
+    started = time.perf_counter()
+    result = run_backtest(landing, cutoff, Path(args.out), progress=_progress)
+    print(f"kodomo backtest: trained on {result.trained_on} intakes, scored {result.scored} received from "
+          f"{cutoff} into {result.out} in {time.perf_counter() - started:.1f}s")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,13 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-links", help="the linkage result of the last run")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_not_yet_built)
+    p.set_defaults(func=cmd_export_links)
 
     p = sub.add_parser("backtest", help="train before a cutoff and score intakes after it")
     p.add_argument("--landing", required=True)
     p.add_argument("--cutoff", required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_not_yet_built)
+    p.set_defaults(func=cmd_backtest)
     return parser
 
 

@@ -77,7 +77,7 @@ def train_and_score(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[pd
     features = build_features(con, "linked")
     frame = labelled(features, labels)
     try:
-        split = split_labelled(frame, valid_fraction=0.25, test_fraction=0.0)
+        split = split_labelled(frame, valid_fraction=0.2, test_fraction=0.0)
     except NotEnoughData as exc:
         raise NotEnoughData(f"cannot train before {cutoff} ({exc}): choose a later cutoff") from None
     model, _ = fit_risk_model(frame, split.assign(frame["received_at"]))

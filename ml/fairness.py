@@ -5,12 +5,19 @@ prefecture and agency type (of the intake's agency), age band. A group with fewe
 too few positives / negatives is reported as insufficient, not computed (the national statistics rule:
 no published cell below 10 people).
 
-Gap limits (documented for promotion): among groups large enough to judge (≥ 300 intakes, ≥ 30 of each
-outcome), a group's AUC may not fall more than 0.10 below the overall AUC and its ECE may not exceed
-0.10. Smaller groups are reported but do not gate: below that size the sampling noise of a 10-bin ECE
-or of an AUC is itself of the order of the limits. Error rates are compared too, but with a wider limit (0.25): when groups differ in their base
-rates, a calibrated score cannot equalise false-positive and false-negative rates at one threshold, so
-only a large gap there signals a problem rather than a real difference in risk.
+Gap limits (documented for promotion), judged only for groups large enough (≥ 300 intakes, ≥ 30 of
+each outcome; below that the sampling noise of a 10-bin ECE or of an AUC is of the order of the
+limits, so smaller groups are reported but do not gate):
+- calibration within every group: ECE ≤ 0.10, because the app shows probabilities and they must mean
+  the same for every group;
+- no widened gap: a group's gap to the whole slice (AUC below it, FPR or FNR away from it) may not
+  exceed the same gap of a reference model on the same intakes at the same workload (the same share
+  flagged) by more than 0.05 AUC or 0.10 in an error rate. The reference is the champion, or for a
+  first model the run's own logistic regression on the same features.
+Why relative and not absolute: some gaps are in the data, not in the model. Infants cannot describe
+what happened and have little history, so even the generator's oracle ranks them worse (AUC 0.74
+against 0.83 overall on the prefecture world), and groups with lower base rates get higher FNR at one
+threshold from any calibrated score. A gate on the raw gap would block the best possible model.
 """
 from __future__ import annotations
 
@@ -38,9 +45,9 @@ class FairnessLimits:
     min_report_class: int = 5
     min_gate_n: int = 300
     min_gate_class: int = 30
-    max_auc_drop: float = 0.10
     max_ece: float = 0.10
-    max_error_rate_gap: float = 0.25
+    max_auc_gap_widening: float = 0.05
+    max_error_rate_gap_widening: float = 0.10
 
 
 def subgroup_columns(features: pd.DataFrame) -> pd.DataFrame:
@@ -80,22 +87,36 @@ def subgroup_table(y: np.ndarray, probability: np.ndarray, threshold: float, sub
     return pd.DataFrame(rows)
 
 
-def gap_violations(table: pd.DataFrame, limits: FairnessLimits = FairnessLimits()) -> list[str]:
-    """Groups large enough to judge whose gap to the whole slice exceeds a documented limit."""
+def same_workload_threshold(reference: np.ndarray, flagged_share: float) -> float:
+    """The reference's threshold that flags the same share of intakes as the model it is compared with."""
+    return float(np.quantile(reference, 1 - flagged_share))
+
+
+def _gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per group: AUC below the whole slice, and FPR / FNR distance from it."""
     overall = table[table["dimension"] == "all"].iloc[0]
+    groups = table[table["dimension"] != "all"].set_index(["dimension", "group"])
+    return pd.DataFrame({"auc": overall["auc"] - groups["auc"], "fpr": (groups["fpr"] - overall["fpr"]).abs(),
+                         "fnr": (groups["fnr"] - overall["fnr"]).abs()})
+
+
+def gap_violations(table: pd.DataFrame, reference: pd.DataFrame,
+                   limits: FairnessLimits = FairnessLimits()) -> list[str]:
+    """Judged groups that are miscalibrated, or whose gap is wider than the reference model's."""
     judged = table[(table["dimension"] != "all") & (table["status"] == "ok") & (table["n"] >= limits.min_gate_n)
                    & (table["positives"] >= limits.min_gate_class)
                    & (table["n"] - table["positives"] >= limits.min_gate_class)]
+    gaps, reference_gaps = _gaps(table), _gaps(reference)
+    widening = {"auc": limits.max_auc_gap_widening, "fpr": limits.max_error_rate_gap_widening,
+                "fnr": limits.max_error_rate_gap_widening}
     problems = []
     for row in judged.itertuples():
-        where = f"{row.dimension}={row.group}"
-        if overall["auc"] - row.auc > limits.max_auc_drop:
-            problems.append(f"{where}: AUC {row.auc:.3f} is more than {limits.max_auc_drop} below {overall['auc']:.3f}")
+        where, key = f"{row.dimension}={row.group}", (row.dimension, row.group)
         if row.ece > limits.max_ece:
             problems.append(f"{where}: ECE {row.ece:.3f} exceeds {limits.max_ece}")
-        for rate in ("fpr", "fnr"):
-            gap = abs(getattr(row, rate) - overall[rate])
-            if gap > limits.max_error_rate_gap:
-                problems.append(f"{where}: {rate.upper()} {getattr(row, rate):.3f} differs from "
-                                f"{overall[rate]:.3f} by more than {limits.max_error_rate_gap}")
+        for metric, limit in widening.items():
+            ours, theirs = gaps.loc[key, metric], reference_gaps.loc[key, metric]
+            if ours - theirs > limit:
+                problems.append(f"{where}: {metric.upper()} gap {ours:.3f} is wider than the reference's "
+                                f"{theirs:.3f} by more than {limit}")
     return problems

@@ -17,14 +17,16 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from ml.people import PERSON_KEYS, Scope, create_person_keys, person_feeds
+from kodomo.contracts import all_contracts
+from ml.people import PERSON_KEYS, Scope, create_person_keys
 
 WINDOW_DAYS = 365
 
 
 def data_end(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The data's end: the latest delivery date of any valid row of any person feed."""
-    parts = " union all ".join(f"select max(_delivery_date) as d from valid.{f}_versions" for f in person_feeds())
+    """The data's end: the latest delivery date of any valid row of any delivered feed."""
+    delivered = [c.feed for c in all_contracts().values() if c.is_folder]
+    parts = " union all ".join(f"select max(_delivery_date) as d from valid.{f}_versions" for f in delivered)
     end = con.execute(f"select max(d) from ({parts})").fetchone()[0]
     if end is None:
         raise ValueError("the warehouse has no delivered rows: run the pipeline first")
@@ -76,3 +78,4 @@ def build_labels(con: duckdb.DuckDBPyConnection, close_before: dt.date | None = 
         group by all
         order by i.received_at, i.agency_id, i.report_id"""
     return con.execute(sql).df()
+

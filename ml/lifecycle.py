@@ -11,8 +11,8 @@ from ml.features import build_features
 from ml.labels import build_labels, data_end
 from ml.pipeline import TrainingReport, train_and_evaluate
 from ml.promotion import Decision, GateLimits, evaluate_gates, labelled_test_slice
-from ml.registry import (CHALLENGER, CHAMPION, DECISION_TAG, RegisteredRun, connect, load_version, log_training_run,
-                         record_decision, version_by_alias)
+from ml.registry import (CHALLENGER, CHAMPION, DECISION_TAG, RegisteredRun, connect, load_baseline, load_version,
+                         log_training_run, record_decision, version_by_alias)
 from ml.scoring import open_intakes, score_intakes, write_scores
 from ml.store import FEATURES, FEATURES_WITHIN_AGENCY, LABELS, read_table, write_table
 
@@ -49,8 +49,9 @@ def promote_challenger(con: duckdb.DuckDBPyConnection, settings: Settings,
     champion = version_by_alias(client, CHAMPION)
     test_from = pd.Timestamp(client.get_run(challenger.run_id).data.params["test_from"])
     test = labelled_test_slice(read_table(con, FEATURES), read_table(con, LABELS), test_from)
-    decision = evaluate_gates(load_version(client, challenger),
-                              None if champion is None else load_version(client, champion), test, limits)
+    decision = evaluate_gates(load_version(client, challenger), test,
+                              champion=None if champion is None else load_version(client, champion),
+                              baseline=load_baseline(client, challenger), limits=limits)
     decision.champion_version = None if champion is None else str(champion.version)
     record_decision(client, challenger, decision)
     return decision

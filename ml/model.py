@@ -1,4 +1,5 @@
-"""The deployed model: a LightGBM booster, its calibrator and the review threshold, used together."""
+"""The deployed model (a LightGBM booster, its calibrator and the review threshold, used together) and the
+logistic-regression baseline logged beside it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from sklearn.pipeline import Pipeline
 
 from ml.calibrate import ProbabilityCalibrator
 from ml.explain import contributions, grouped_contributions, top_reasons
@@ -41,3 +44,15 @@ class RiskModel:
         contrib = contributions(self.booster, aligned)
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1).to_numpy()))  # SHAP values add up to the raw log-odds
         return self.calibrator.predict(raw), top_reasons(grouped_contributions(contrib), values)
+
+
+@dataclass
+class BaselineModel:
+    """Logistic regression on the same design matrix: the fairness reference of a first model."""
+
+    pipeline: Pipeline
+    feature_names: list[str]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        aligned = X.reindex(columns=self.feature_names, fill_value=0.0)
+        return self.pipeline.predict_proba(aligned.to_numpy(dtype=np.float64))[:, 1]

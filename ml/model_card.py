@@ -103,8 +103,9 @@ report within {WINDOW_DAYS} days after <em>t</em> that is substantiated, or a re
 {_counts_table(report)}
 <p>Inputs (as known at receipt): the intake assessment items (<code>unknown</code> kept as its own value), route
 and abuse types as first recorded, the child's age, and the linked history across agencies — prior reports
-(1 and 2 years), prior substantiated reports and protections known by then, moves in 2 years, missed checkups,
-overdue immunizations, open moved/missing notices.</p>
+(1 year, 2 years, all on record) and the agencies they came from, prior substantiated reports, protections and
+severe harm known by then, moves (2 years, all), missed checkups not made up, overdue immunizations, open
+moved/missing notices.</p>
 
 <h2>Model</h2>
 <p>LightGBM {html.escape(str(chosen))}, {fit.rounds} rounds (rounds by grouped 3-fold CV inside training,
@@ -120,10 +121,14 @@ Baselines: the urgency assessment sheet's rule (一時保護決定に向けて�
 {_comparisons_table(report)}
 
 <h2>Subgroups</h2>
-<p>At the review threshold. Gates: a group (≥ {limits.min_gate_n} intakes, ≥ {limits.min_gate_class} of each
-outcome) may not fall more than {limits.max_auc_drop} below the overall AUC, nor exceed ECE {limits.max_ece},
-nor differ in FPR/FNR by more than {limits.max_error_rate_gap}. Cells under {SMALL_CELL} are suppressed.</p>
+<p>At the review threshold. Gates, for groups of ≥ {limits.min_gate_n} intakes with ≥ {limits.min_gate_class} of
+each outcome: ECE ≤ {limits.max_ece} within the group, and no gap to the whole slice wider than the reference
+model's (the champion, or for a first model the logistic baseline, at the same share flagged) by more than
+{limits.max_auc_gap_widening} AUC or {limits.max_error_rate_gap_widening} FPR/FNR: some gaps are in the data
+(infants cannot tell what happened), so only a gap the model widens blocks it. Cells under {SMALL_CELL} are
+suppressed.</p>
 {subgroup_display(report.fairness).to_html(index=False, border=0)}
+<p>Against the logistic baseline: {html.escape("; ".join(report.fairness_problems) or "no gap beyond the limits")}.</p>
 
 <h2>Most influential inputs</h2>
 {importance}

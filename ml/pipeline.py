@@ -15,6 +15,7 @@ from ml.explain import contributions, global_importance, grouped_contributions
 from ml.fairness import FairnessLimits, subgroup_columns, subgroup_table
 from ml.features import KEY, design_matrix
 from ml.model import RiskModel
+from ml.promotion import subgroup_problems
 from ml.split import TEST, TRAIN, VALID, TemporalSplit, temporal_split
 from ml.train import GRID, LightGBMFit, fit_lightgbm, fit_logistic, refit_lightgbm
 
@@ -90,6 +91,7 @@ class TrainingReport:
     metrics: dict[str, dict[str, Estimate]]
     comparisons: dict[str, Estimate]
     fairness: pd.DataFrame
+    fairness_problems: list[str]  # subgroup gates against the logistic baseline (a first model's reference)
     importance: pd.Series  # mean |SHAP| per input on the test slice
     test_contributions: pd.DataFrame
     test_matrix: pd.DataFrame
@@ -154,12 +156,14 @@ def train_and_evaluate(features: pd.DataFrame, labels: pd.DataFrame, within_agen
                                                ("lightgbm", "lightgbm_within_agency")], groups)
     subgroups = subgroup_columns(test_frame)
     fairness = subgroup_table(y_test, scores["lightgbm"], model.review_threshold, subgroups, limits)
+    problems = subgroup_problems(y_test, scores["lightgbm"], model.review_threshold, scores["logistic"], subgroups,
+                                 limits)
     contrib = contributions(model.booster, X_test)
     test_out = pd.concat([test_frame[[*KEY, "person_key", "received_at", "outcome"]], pd.DataFrame(scores),
                           subgroups], axis=1)
     return TrainingReport(
         model=model, logistic=logistic, logistic_c=c, lightgbm=fit, split=split, data_end=data_end,
         counts=slice_counts(frame, slices), test=test_out, metrics=metrics, comparisons=comparisons,
-        fairness=fairness, importance=global_importance(grouped_contributions(contrib)),
+        fairness=fairness, fairness_problems=problems, importance=global_importance(grouped_contributions(contrib)),
         test_contributions=contrib, test_matrix=X_test,
     )

@@ -3,7 +3,8 @@
 Gates (all must pass), judged on the same test slice:
 - AUC not below the current champion's (no champion yet: nothing to compare);
 - ECE ≤ 0.05;
-- no subgroup gap beyond the limits of ``ml.fairness`` (documented there).
+- no subgroup gap beyond the limits of ``ml.fairness`` (documented there), against the champion or,
+  for a first model, against the logistic-regression baseline of its own run.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ml.evaluate import auc, expected_calibration_error
-from ml.fairness import FairnessLimits, gap_violations, subgroup_columns, subgroup_table
+from ml.fairness import (FairnessLimits, gap_violations, same_workload_threshold, subgroup_columns,
+                         subgroup_table)
 from ml.features import design_matrix
-from ml.model import RiskModel
+from ml.model import BaselineModel, RiskModel
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,28 @@ def decide(challenger_auc: float, challenger_ece: float, champion_auc: float | N
     return Decision(not failures, failures or passes, challenger_auc, challenger_ece, champion_auc)
 
 
-def evaluate_gates(challenger: RiskModel, champion: RiskModel | None, test: pd.DataFrame,
-                   limits: GateLimits = GateLimits()) -> Decision:
-    """Score the test slice (features with ``outcome``) with both models and decide."""
+def subgroup_problems(y: np.ndarray, probability: np.ndarray, threshold: float, reference: np.ndarray,
+                      subgroups: pd.DataFrame, limits: FairnessLimits = FairnessLimits()) -> list[str]:
+    """Gap violations of a model's probabilities against a reference's scores at the same workload."""
+    table = subgroup_table(y, probability, threshold, subgroups, limits)
+    flagged_share = float(np.mean(probability >= threshold))
+    reference_table = subgroup_table(y, reference, same_workload_threshold(reference, flagged_share), subgroups,
+                                     limits)
+    return gap_violations(table, reference_table, limits)
+
+
+def evaluate_gates(challenger: RiskModel, test: pd.DataFrame, champion: RiskModel | None = None,
+                   baseline: BaselineModel | None = None, limits: GateLimits = GateLimits()) -> Decision:
+    """Score the test slice (features with ``outcome``) and decide; subgroups against the champion or baseline."""
+    reference_model = champion if champion is not None else baseline
+    if reference_model is None:
+        raise ValueError("subgroup gaps need a reference: the champion or the run's baseline")
     X, y = design_matrix(test), test["outcome"].to_numpy()
-    probability = challenger.predict_proba(X)
-    table = subgroup_table(y, probability, challenger.review_threshold, subgroup_columns(test), limits.fairness)
-    champion_auc = None if champion is None else auc(y, champion.predict_proba(X))
-    return decide(auc(y, probability), expected_calibration_error(y, probability), champion_auc,
-                  gap_violations(table, limits.fairness), limits)
+    probability, reference = challenger.predict_proba(X), reference_model.predict_proba(X)
+    problems = subgroup_problems(y, probability, challenger.review_threshold, reference, subgroup_columns(test),
+                                 limits.fairness)
+    champion_auc = None if champion is None else auc(y, reference)
+    return decide(auc(y, probability), expected_calibration_error(y, probability), champion_auc, problems, limits)
 
 
 def labelled_test_slice(features: pd.DataFrame, labels: pd.DataFrame, test_from: pd.Timestamp) -> pd.DataFrame:

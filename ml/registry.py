@@ -24,7 +24,7 @@ from mlflow.models import infer_signature
 from kodomo.settings import Settings
 from ml.calibrate import ProbabilityCalibrator
 from ml.features import feature_groups
-from ml.model import RiskModel
+from ml.model import BaselineModel, RiskModel
 from ml.model_card import render_model_card
 from ml.pipeline import CALIBRATION, SCORES, TrainingReport
 from ml.plots import calibration_plot, roc_pr_plot, shap_summary_plot
@@ -116,7 +116,9 @@ def log_training_run(report: TrainingReport, settings: Settings) -> RegisteredRu
         calibrator = mlflow.sklearn.log_model(report.model.calibrator, name="calibrator",
                                               pip_requirements=CALIBRATOR_REQUIREMENTS,
                                               skops_trusted_types=CALIBRATOR_TYPES)
-        mlflow.set_tag("calibrator_uri", calibrator.model_uri)
+        baseline = mlflow.sklearn.log_model(report.logistic, name="baseline_logistic",
+                                            pip_requirements=CALIBRATOR_REQUIREMENTS)
+        mlflow.set_tags({"calibrator_uri": calibrator.model_uri, "baseline_uri": baseline.model_uri})
         mlflow.log_dict({"features": report.model.feature_names, "groups": feature_groups()}, "feature_list.json")
         mlflow.log_text(report.lightgbm.selection.to_csv(index=False), "tables/hyperparameter_selection.csv")
         mlflow.log_text(report.fairness.to_csv(index=False), "tables/subgroups.csv")
@@ -142,6 +144,13 @@ def load_version(client: MlflowClient, version: ModelVersion) -> RiskModel:
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
     calibrator = mlflow.sklearn.load_model(run.data.tags["calibrator_uri"])
     return RiskModel(booster, calibrator, float(run.data.params["review_threshold"]))
+
+
+def load_baseline(client: MlflowClient, version: ModelVersion) -> BaselineModel:
+    """The logistic-regression baseline logged in the same run as ``version`` (on the same features)."""
+    run = client.get_run(version.run_id)
+    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    return BaselineModel(mlflow.sklearn.load_model(run.data.tags["baseline_uri"]), booster.feature_name())
 
 
 def record_decision(client: MlflowClient, challenger: ModelVersion, decision: Decision) -> None:

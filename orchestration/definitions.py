@@ -13,9 +13,15 @@ from orchestration.defs.resources import resources_for_env
 pipeline_job = dg.define_asset_job("kodomo_pipeline", selection=dg.AssetSelection.all(),
                                    executor_def=dg.in_process_executor)
 
-defs = dg.Definitions(
-    assets=[*feed_assets, ingest_report, *linkage_assets, *conform_assets, *ml_assets],
-    jobs=[pipeline_job],
-    resources=resources_for_env(),
-    executor=dg.in_process_executor,
-)
+
+
+def build_definitions(resources: dict[str, dg.ConfigurableResource]) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*feed_assets, ingest_report, *linkage_assets, *conform_assets, *ml_assets],
+        jobs=[pipeline_job],
+        resources=resources,
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(resources_for_env())

@@ -30,7 +30,10 @@ def run_pipeline(settings: Settings, landing: Path, group: str | None = None) ->
     """Materialise every asset (or one asset group) from ``landing``; raise on the first failed step."""
     prepare_dagster_home(settings)
     os.environ["KODOMO_LANDING"] = str(landing)
-    from orchestration.definitions import defs  # resources read the environment set above
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.resources import resources_for_env
+
+    defs = build_definitions(resources_for_env())  # resources of this home and landing, not the import's
 
     job = defs.resolve_job_def("kodomo_pipeline")
     selection = None

@@ -21,7 +21,7 @@ from ml.fairness import INSUFFICIENT, FairnessLimits, gap_violations, subgroup_t
 from ml.features import (HISTORY_FEATURES, assessment_items, build_features, design_matrix, feature_groups,
                          feature_names)
 from ml.labels import build_labels
-from ml.model import RiskModel
+from ml.model import BaselineModel, RiskModel
 from ml.promotion import GateLimits, decide, evaluate_gates
 from ml.train import grouped_folds
 
@@ -389,19 +389,30 @@ def test_small_subgroups_are_reported_insufficient_not_computed():
     assert table.loc["11", "status"] == "ok" and 0 <= table.loc["11", "fpr"] <= 1
 
 
-def test_a_large_subgroup_gap_is_a_violation_and_a_small_one_is_not():
-    rng = np.random.default_rng(4)
-    n = 4000
-    good = rng.beta(1, 3, n)  # calibrated by construction
-    y = (rng.random(n) < good).astype(int)
-    group = np.where(np.arange(n) < 3000, "no", "yes")
-    blind = good.copy()
-    blind[group == "yes"] = rng.random(1000)  # no signal at all for one group
-    limits = FairnessLimits()
-    fair = subgroup_table(y, good, 0.5, pd.DataFrame({"economic_hardship": group}), limits)
-    unfair = subgroup_table(y, blind, 0.5, pd.DataFrame({"economic_hardship": group}), limits)
-    assert gap_violations(fair, limits) == []
-    assert any(v.startswith("economic_hardship=yes: AUC") for v in gap_violations(unfair, limits))
+def _gaps_world(seed: int = 4):
+    """4,000 intakes: hardship "yes" (1,000) has a true risk that barely varies, a gap that is in the data;
+    prefecture "13" (1,000 of hardship "no") is as predictable as the rest."""
+    rng = np.random.default_rng(seed)
+    hardship = np.where(np.arange(4000) < 3000, "no", "yes")
+    prefecture = np.where(np.arange(4000) < 1000, "13", "11")
+    truth = np.where(hardship == "yes", rng.uniform(0.2, 0.3, 4000), rng.beta(1, 3, 4000))
+    y = (rng.random(4000) < truth).astype(int)
+    return y, truth, pd.DataFrame({"economic_hardship": hardship, "prefecture": prefecture}), rng
+
+
+def test_a_gap_in_the_data_passes_and_a_gap_the_model_widens_or_miscalibrates_does_not():
+    y, truth, groups, rng = _gaps_world()
+    reference = subgroup_table(y, truth, 0.4, groups)
+    raw = reference.set_index("group")
+    assert raw.loc["yes", "auc"] < raw.loc["all", "auc"] - 0.15  # a raw gap far beyond 0.10 …
+    assert gap_violations(subgroup_table(y, truth, 0.4, groups), reference) == []  # … that the reference shares
+    blind = truth.copy()
+    blind[:1000] = rng.uniform(0, 0.5, 1000)  # the model lost its signal for prefecture 13
+    widened = gap_violations(subgroup_table(y, blind, 0.4, groups), reference)
+    assert any(v.startswith("prefecture=13: AUC gap") for v in widened), widened
+    shifted = np.where(groups["economic_hardship"] == "yes", truth + 0.2, truth)
+    expected = f"economic_hardship=yes: ECE {expected_calibration_error(y[3000:], shifted[3000:]):.3f} exceeds 0.1"
+    assert expected in gap_violations(subgroup_table(y, shifted, 0.4, groups), reference)
 
 
 def test_gate_promotes_a_model_no_worse_than_the_champion_and_calibrated():
@@ -421,13 +432,22 @@ def test_gate_rejects_a_worse_uncalibrated_or_unfair_challenger(auc_, ece, champ
 
 
 def test_gate_judges_real_models_on_the_same_slice_both_ways():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
     strong, frame = _toy_model(seed=5)
     weak, _ = _toy_model(seed=6, noise=3.0)
-    frame = frame.assign(prefecture_code="11")
-    assert evaluate_gates(strong, champion=weak, test=frame).promote
-    demoted = evaluate_gates(weak, champion=strong, test=frame)
+    assert evaluate_gates(strong, frame, champion=weak).promote
+    demoted = evaluate_gates(weak, frame, champion=strong)
     assert not demoted.promote and demoted.champion_auc > demoted.challenger_auc
-    assert not evaluate_gates(strong, champion=None, test=frame, limits=GateLimits(max_ece=0.0)).promote
+    X = design_matrix(frame)
+    baseline = BaselineModel(make_pipeline(LogisticRegression(max_iter=500)).fit(X.to_numpy(), frame["outcome"]),
+                             list(X.columns))
+    first = evaluate_gates(strong, frame, baseline=baseline)
+    assert first.promote and first.champion_auc is None
+    assert not evaluate_gates(strong, frame, baseline=baseline, limits=GateLimits(max_ece=0.0)).promote
+    with pytest.raises(ValueError):
+        evaluate_gates(strong, frame)
 
 
 # --- wiring ----------------------------------------------------------------------------------------

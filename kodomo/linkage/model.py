@@ -55,6 +55,8 @@ MIN_TRAINING_PAIRS = 200
 M_FLOOR = 1e-9
 RANDOM_SEED = 42
 U_SAMPLE_PAIRS = 5e6
+#: Most blocked pairs an EM session reads (Splink samples beyond it: a national world blocks ~20M).
+EM_MAX_PAIRS = 2e6
 
 ACROSS_AGENCIES = "l.agency_id <> r.agency_id"
 
@@ -239,7 +241,7 @@ def train(frame: SplinkDataFrame) -> dict:
     for rule in TRAINING_BLOCKING_RULES:
         session = _linker(frame, model)
         try:
-            session.training.estimate_parameters_using_expectation_maximisation(rule)
+            session.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=EM_MAX_PAIRS)
         except ValueError as exc:
             logger.warning("EM session blocked on %s skipped: %s", rule.sql_condition, exc)
             continue

@@ -15,6 +15,7 @@ from kodomo.synthetic.truth import FeedOutput
 
 
 def row_counts(table: pd.DataFrame, rows: pd.DataFrame) -> dict:
+    """Rows of one feed: updated versions, duplicates, invalid rows per rule, corrected re-deliveries."""
     regular = table[~table["_correction"]]
     first_delivery = rows.groupby("_entity")["_delivery"].transform("min")
     rules = regular.loc[regular["_rule"] != "", "_rule"].value_counts()
@@ -25,8 +26,6 @@ def row_counts(table: pd.DataFrame, rows: pd.DataFrame) -> dict:
         "invalid_rows": {r: int(n) for r, n in rules.items()},
         "corrected_redeliveries": int(table["_correction"].sum()),
     }
-
-
 
 
 def habit_counts(habits: list[Habits]) -> dict:

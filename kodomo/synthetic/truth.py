@@ -20,7 +20,7 @@ WINDOW = 365 * MINUTES_PER_DAY
 
 @dataclass
 class FeedOutput:
-    """A written feed: its row table (text + meta) and the files that hold its rows."""
+    """A written feed: what is known about each row, its text, and the files that hold the rows."""
 
     table: pd.DataFrame  # per row: _rule, _agency, _child, _key (normalised key tuple), _content…
     cells: dict[str, np.ndarray]  # per contract column: the text of every row
@@ -41,6 +41,8 @@ def occurrences(output: FeedOutput) -> pd.DataFrame:
 
 
 def expected_ingest(outputs: dict[str, FeedOutput], n_agencies: int) -> dict:
+    """What ``kodomo report ingest --json`` must say: invalid rows counted once per distinct raw text,
+    records as distinct normalised keys of valid rows; agencies.csv is clean."""
     report = {"agencies": {"files_read": 1, "files_quarantined": 0, "rows_quarantined": 0, "records": n_agencies,
                            "quarantine_by_rule": {}}}
     for feed in FEEDS[1:]:
