@@ -34,6 +34,8 @@ dagster: setup
 
 bench: setup
 	$(BIN)/python bench/ingest.py --scale prefecture
+	$(BIN)/python bench/link.py --scale prefecture
+	$(BIN)/python bench/train.py --scale prefecture
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,13 +8,11 @@ the report matches the generator's truth.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
-import time
-from pathlib import Path
+
+from common import ensure_landing, measured_child, parse_arguments
 
 # Runs in a child process that reports its own peak RSS, so the generator's memory is not counted.
 INGEST = (
@@ -23,14 +21,6 @@ INGEST = (
     "run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion');"
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 )
-
-
-def ensure_landing(workdir: Path, scale: str, seed: int) -> Path:
-    landing = workdir / f"{scale}-{seed}"
-    if not (landing / "agencies.csv").is_file():
-        subprocess.run([sys.executable, "-m", "kodomo.cli", "generate", "--out", str(landing), "--scale", scale,
-                        "--seed", str(seed)], check=True)
-    return landing
 
 
 def compare_with_truth(report: dict, truth: dict) -> list[str]:
@@ -43,20 +33,11 @@ def compare_with_truth(report: dict, truth: dict) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))
-    args = parser.parse_args()
-    workdir = Path(args.workdir).resolve()
+    args, workdir = parse_arguments(__doc__.splitlines()[0])
     landing = ensure_landing(workdir, args.scale, args.seed)
     home = workdir / f"home-{args.scale}-{args.seed}"
     env = os.environ | {"KODOMO_HOME": str(home)}
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", INGEST, str(landing)], check=True, env=env,
-                          stdout=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - started
-    peak_mib = int(done.stdout.split()[-1]) / 1024
+    wall, peak_mib = measured_child(INGEST, str(landing), env=env)
     report = json.loads((home / "reports" / "ingest.json").read_text(encoding="utf-8"))
     truth = json.loads((landing.parent / f"{landing.name}-truth" / "expected_ingest.json").read_text(encoding="utf-8"))
     rows = sum(r["rows_read"] for r in report.values())

@@ -8,15 +8,14 @@ baseline against the generator's truth.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
+from common import ensure_landing, measured_child, parse_arguments
 
 from kodomo.linkage.evaluate import evaluate
 
@@ -34,14 +33,6 @@ INGEST = (
 )
 
 
-def ensure_landing(workdir: Path, scale: str, seed: int) -> Path:
-    landing = workdir / f"{scale}-{seed}"
-    if not (landing / "agencies.csv").is_file():
-        subprocess.run([sys.executable, "-m", "kodomo.cli", "generate", "--out", str(landing), "--scale", scale,
-                        "--seed", str(seed)], check=True, stdout=sys.stderr)
-    return landing
-
-
 def ensure_ingested(home: Path, landing: Path) -> Path:
     warehouse = home / "warehouse.duckdb"
     if not (home / "reports" / "ingest.json").is_file():
@@ -51,21 +42,12 @@ def ensure_ingested(home: Path, landing: Path) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))
-    args = parser.parse_args()
-    workdir = Path(args.workdir).resolve()
+    args, workdir = parse_arguments(__doc__.splitlines()[0])
     landing = ensure_landing(workdir, args.scale, args.seed)
     home = workdir / f"home-{args.scale}-{args.seed}"
     warehouse = ensure_ingested(home, landing)
 
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", LINK, str(warehouse), str(home / "linkage")], check=True,
-                          stdout=subprocess.PIPE, text=True)
-    wall = time.perf_counter() - started
-    peak_mib = int(done.stdout.split()[-1]) / 1024
+    wall, peak_mib = measured_child(LINK, str(warehouse), str(home / "linkage"))
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         scores = evaluate(con, landing.parent / f"{landing.name}-truth")

@@ -10,11 +10,8 @@ evaluation only: the oracle's AUC on the same test intakes and a check of the la
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from common import ensure_landing, parse_arguments
 
 from kodomo.settings import get_settings
 from ml.backtest import build_platform
@@ -36,14 +34,6 @@ from ml.store import FEATURES, FEATURES_WITHIN_AGENCY, LABELS, write_table
 LATENCY_INTAKES = 1000
 
 
-def ensure_landing(workdir: Path, scale: str, seed: int) -> Path:
-    landing = workdir / f"{scale}-{seed}"
-    if not (landing / "agencies.csv").is_file():
-        subprocess.run([sys.executable, "-m", "kodomo.cli", "generate", "--out", str(landing), "--scale", scale,
-                        "--seed", str(seed)], check=True, stdout=sys.stderr)  # keep stdout for the JSON
-    return landing
-
-
 def ensure_platform(landing: Path, home: Path) -> Path:
     warehouse = home / "warehouse.duckdb"
     if not (home / ".built").is_file():
@@ -53,9 +43,9 @@ def ensure_platform(landing: Path, home: Path) -> Path:
 
 
 def read_truth(landing: Path) -> pd.DataFrame:
-    truth = pd.read_csv(landing.parent / f"{landing.name}-truth" / "intakes.csv", dtype={"agency_id": str,
-                                                                                          "report_id": str})
-    return truth
+    """The generator's intakes (oracle risk, outcome): for evaluation only, never for training."""
+    return pd.read_csv(landing.parent / f"{landing.name}-truth" / "intakes.csv",
+                       dtype={"agency_id": str, "report_id": str})
 
 
 def oracle_figures(report, truth: pd.DataFrame, labels: pd.DataFrame) -> dict:
@@ -93,18 +83,14 @@ def latency(model, features: pd.DataFrame, n: int = LATENCY_INTAKES) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))
-    args = parser.parse_args()
-    workdir = Path(args.workdir).resolve()
+    args, workdir = parse_arguments(__doc__.splitlines()[0])
     landing = ensure_landing(workdir, args.scale, args.seed)
     home = workdir / f"ml-home-{args.scale}-{args.seed}"
     warehouse = ensure_platform(landing, home)
     settings = dataclasses.replace(get_settings(), home=home)
 
     with duckdb.connect(str(warehouse)) as con:
+        con.execute("set enable_progress_bar = false")  # stdout carries the JSON
         started = time.perf_counter()
         labels = build_labels(con)
         features = build_features(con, "linked")

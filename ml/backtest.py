@@ -48,16 +48,17 @@ def build_platform(landing: Path, home: Path) -> Path:
     """
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.defs.resources import resources_for_env
 
-    inputs = [dg.AssetKey(list(PERSON_LINKS)), *(dg.AssetKey(["valid", feed]) for feed in FEEDS)]
-    needed = dg.AssetSelection.keys(*inputs).upstream().resolve(defs.resolve_asset_graph())
-    # Multi-assets (one per feed) cannot be split: run every asset definition that yields a needed key.
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and set(a.keys) & needed]
     with _environment(KODOMO_HOME=str(home), KODOMO_LANDING=str(landing)):
+        defs = build_definitions(resources_for_env())  # resources of the scratch home and this landing
+        inputs = [dg.AssetKey(list(PERSON_LINKS)), *(dg.AssetKey(["valid", feed]) for feed in FEEDS)]
+        needed = dg.AssetSelection.keys(*inputs).upstream().resolve(defs.resolve_asset_graph())
+        # Multi-assets (one per feed) cannot be split: run every asset definition that yields a needed key.
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and set(a.keys) & needed]
         with dg.DagsterInstance.ephemeral() as instance:
-            dg.materialize(assets, resources=resources_for_env(), instance=instance, raise_on_error=True,
+            dg.materialize(assets, resources=defs.resources, instance=instance, raise_on_error=True,
                            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     return home / "warehouse.duckdb"
 

@@ -153,7 +153,7 @@ def _notes(rng: np.random.Generator, table: pd.DataFrame) -> np.ndarray:
 
 
 def _immunizations(world: World, risk: np.ndarray, rng: np.random.Generator):
-    children, geo = world.children, world.geography
+    children = world.children
     n = len(children)
     birth = children.birth
     five_valent = rng.random(n) < 0.4
