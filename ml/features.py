@@ -56,8 +56,9 @@ def immunization_schedule() -> pd.DataFrame:
     the second before school, age 7; varicella 18 months and 3 years; JE from age 4, boosters at 5 and
     13): a dose not given by then is overdue. 5種混合 (dpt_ipv_hib) gives a dose of both the 4種混合
     and the Hib series. ``born_from`` is the first birth date for which the vaccine is routine under
-    the contract's codes (empty: every child of the data). The dbt project has no schedule seed, so
-    the table is kept here, next to this module.
+    the contract's codes (empty: every child of the data). This repeats what the dbt seed
+    ``immunization_schedule.csv`` (per-dose windows) already holds: the features should derive from
+    the seed, so that the schedule has one source (open work of the risk-model issue).
     """
     with open(SCHEDULE_PATH, encoding="utf-8") as f:
         rows = [

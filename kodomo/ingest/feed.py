@@ -87,10 +87,13 @@ def _read_files(contract: Contract, landing: Path, progress: Callable[[str], Non
             continue
         extras = [h for h in read.header if h not in contract.column_names]
         if extras:
-            info["extra_columns"] = ",".join(extras)
-            progress(f"{rel}: ignored unknown column(s) {', '.join(extras)}")
+            info["extra_columns"] = ",".join(extras)  # reported per file in meta.files
         files.append(info)
         parts.append(_file_columns(contract, read, rel, delivery, malformed))
+    unknown = sorted({c for f in files if f["extra_columns"] for c in f["extra_columns"].split(",")})
+    if unknown:
+        count = sum(1 for f in files if f["extra_columns"])
+        progress(f"{contract.feed}: ignored unknown column(s) {', '.join(unknown)} in {count} file(s) (see meta.files)")
     names = [*contract.column_names, "_extra", "_file"]
     # One frame at the end: building a frame per file costs more than reading a small file.
     raw = pd.DataFrame(
