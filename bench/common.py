@@ -8,6 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+# The pipeline's ingestion group, in a child process that prints its own peak RSS (KiB) last.
+INGEST = (
+    "from pathlib import Path; import resource, sys;"
+    "from kodomo.settings import get_settings; from orchestration.runner import run_pipeline;"
+    "run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion');"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
 
 def parse_arguments(description: str) -> tuple[argparse.Namespace, Path]:
     """``--scale``, ``--seed`` and ``--workdir`` (default ``$KODOMO_HOME/bench``), and the resolved work folder."""

@@ -12,16 +12,7 @@ import json
 import os
 import sys
 
-from common import ensure_landing, measured_child, parse_arguments
-
-# Runs in a child process that reports its own peak RSS, so the generator's memory is not counted.
-INGEST = (
-    "from pathlib import Path; import resource, sys;"
-    "from kodomo.settings import get_settings; from orchestration.runner import run_pipeline;"
-    "run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion');"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-)
-
+from common import INGEST, ensure_landing, measured_child, parse_arguments
 
 def compare_with_truth(report: dict, truth: dict) -> list[str]:
     mismatches = []

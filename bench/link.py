@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from common import ensure_landing, measured_child, parse_arguments
+from common import INGEST, ensure_landing, measured_child, parse_arguments
 
 from kodomo.linkage.evaluate import evaluate
 
@@ -26,10 +26,6 @@ LINK = (
     "import resource, sys, duckdb; from pathlib import Path; from kodomo.linkage import link_children;"
     "con = duckdb.connect(sys.argv[1]); link_children(con, Path(sys.argv[2])); con.close();"
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-)
-INGEST = (
-    "import sys; from pathlib import Path; from kodomo.settings import get_settings;"
-    "from orchestration.runner import run_pipeline; run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion')"
 )
 
 
