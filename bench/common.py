@@ -17,9 +17,12 @@ INGEST = (
 )
 
 
-def parse_arguments(description: str) -> tuple[argparse.Namespace, Path]:
-    """``--scale``, ``--seed`` and ``--workdir`` (default ``$KODOMO_HOME/bench``), and the resolved work folder."""
+def parse_arguments(description: str, extra: list[tuple[str, str]] = ()) -> tuple[argparse.Namespace, Path]:
+    """``--scale``, ``--seed``, ``--workdir`` (default ``$KODOMO_HOME/bench``) and ``extra`` (option, default)
+    text options; and the resolved work folder."""
     parser = argparse.ArgumentParser(description=description)
+    for option, default in extra:
+        parser.add_argument(option, default=default)
     parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))

@@ -19,7 +19,8 @@ import yaml
 from kodomo.contracts import Column, Contract, all_contracts
 from kodomo.ingest.store import duckdb_type
 
-SOURCES_PATH = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "staging" / "_sources.yml"
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+SOURCES_PATH = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
 
 #: Feeds whose version history the dbt project reads (point-in-time: when a report was substantiated,
 #: when a checkup was missed even if it was made up later).

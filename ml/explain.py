@@ -1,8 +1,10 @@
-"""Explanations: exact TreeSHAP contributions from LightGBM (``pred_contrib=True``), grouped by input.
+"""Explanations: exact SHAP values — TreeSHAP of the trees (LightGBM ``pred_contrib=True``) plus the history
+margin's linear SHAP (``ml.margin``), on one log-odds scale — grouped by input.
 
 A one-hot item contributes through several columns (``injury_severity=severe``, ``…=none``, …); their
 contributions are summed so that a reason names the item and the intake's value of it. Contributions
-are on the log-odds scale of the uncalibrated model; calibration is monotone, so their order holds.
+are on the log-odds scale of the uncalibrated model and add up, with the bias, to its log-odds;
+calibration is monotone, so their order holds.
 """
 from __future__ import annotations
 
@@ -13,15 +15,19 @@ import numpy as np
 import pandas as pd
 
 from ml.features import feature_groups
+from ml.margin import HistoryMargin
 
 TOP_REASONS = 3
 BIAS = "bias"
 
 
-def contributions(booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
+def contributions(booster: lgb.Booster, margin: HistoryMargin, X: pd.DataFrame) -> pd.DataFrame:
     """Per-intake SHAP values, one column per model input plus the bias (expected value)."""
     values = booster.predict(X.to_numpy(dtype=np.float64), pred_contrib=True, num_threads=1)
-    return pd.DataFrame(values, columns=[*booster.feature_name(), BIAS], index=X.index)
+    frame = pd.DataFrame(values, columns=[*booster.feature_name(), BIAS], index=X.index)
+    frame[list(margin.features)] += margin.contributions(X).to_numpy()
+    frame[BIAS] += margin.expected_logit
+    return frame
 
 
 @cache

@@ -17,7 +17,9 @@ limits, so smaller groups are reported but do not gate):
 Why relative and not absolute: some gaps are in the data, not in the model. Infants cannot describe
 what happened and have little history, so even the generator's oracle ranks them worse (AUC 0.74
 against 0.83 overall on the prefecture world), and groups with lower base rates get higher FNR at one
-threshold from any calibrated score. A gate on the raw gap would block the best possible model.
+threshold from any calibrated score. A gate on the raw gap would block the best possible model. Nor is
+there a floor on a group's AUC: where the data hold no ranking within a group, a calibrated probability
+is still true for it, and calibration is gated in every group.
 """
 from __future__ import annotations
 

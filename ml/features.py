@@ -10,18 +10,18 @@ Three kinds of columns:
 """
 from __future__ import annotations
 
-import csv
 from functools import cache
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from kodomo.contracts import Column, contract
+from kodomo.dbt_sources import DBT_PROJECT_DIR
 from ml.people import PERSON_KEYS, Scope, create_person_keys
 
-SCHEDULE_PATH = Path(__file__).with_name("immunization_schedule.csv")
+# The routine immunization schedule has one source: the dbt seed (documented in seeds/_seeds.yml).
+SCHEDULE_SEED = DBT_PROJECT_DIR / "seeds" / "immunization_schedule.csv"
 KEY = ["agency_id", "report_id"]
 HISTORY_FEATURES = (
     "prior_reports_1y", "prior_reports_2y", "prior_reports_total", "prior_substantiated", "prior_protections",
@@ -47,26 +47,17 @@ def abuse_type_codes() -> tuple[str, ...]:
     return contract("case_reports").column("abuse_types").codes
 
 
-@cache
-def immunization_schedule() -> pd.DataFrame:
-    """The routine schedule of japan-facts.md as one row per (series, dose, vaccine that gives it).
-
-    ``due_by_days`` is the age by which the standard timing ends (hepb, bcg: before age 1; rota: 14w6d
-    and 24 weeks; pcv, 4種混合 / Hib primary: 7 and 12 months, boosters at 15 / 24 months; MR: 2 years,
-    the second before school, age 7; varicella 18 months and 3 years; JE from age 4, boosters at 5 and
-    13): a dose not given by then is overdue. 5種混合 (dpt_ipv_hib) gives a dose of both the 4種混合
-    and the Hib series. ``born_from`` is the first birth date for which the vaccine is routine under
-    the contract's codes (empty: every child of the data). This repeats what the dbt seed
-    ``immunization_schedule.csv`` (per-dose windows) already holds: the features should derive from
-    the seed, so that the schedule has one source (open work of the risk-model issue).
-    """
-    with open(SCHEDULE_PATH, encoding="utf-8") as f:
-        rows = [
-            {"series": r["series"], "dose": int(r["dose"]), "due_by_days": int(r["due_by_days"]),
-             "vaccine": vaccine, "born_from": pd.Timestamp(r["born_from"] or "1900-01-01")}
-            for r in csv.DictReader(f) for vaccine in r["vaccines"].split(";")
-        ]
-    return pd.DataFrame(rows).astype({"due_by_days": "int32"})  # DATE + INTEGER in DuckDB
+def _create_schedule(con: duckdb.DuckDBPyConnection) -> None:
+    """The schedule seed as the temp table ``_ml_schedule``: the columns the features use, typed as in
+    ``seeds/_seeds.yml``; ages and intervals become DuckDB intervals, so months are added as calendar months."""
+    con.execute("""
+        create or replace temp table _ml_schedule as
+        select programme_group, programme, cast(programme_rank as integer) as programme_rank, vaccine,
+               cast(dose as integer) as dose, timing_basis, cast(earliest_age as interval) as earliest_age,
+               cast(due_by_age as interval) as due_by_age, cast(max_interval as interval) as max_interval,
+               cast(first_dose_from as date) as first_dose_from, cast(first_dose_before as date) as first_dose_before,
+               cast(routine_for_births_from as date) as routine_for_births_from
+        from read_csv(?, header = true, all_varchar = true)""", [str(SCHEDULE_SEED)])
 
 
 def _create_intakes(con: duckdb.DuckDBPyConnection) -> None:
@@ -147,32 +138,95 @@ def _missed_checkups_sql() -> str:
         group by all"""
 
 
-def _overdue_immunizations_sql() -> str:
-    """Doses of the schedule due before receipt for which no administration was recorded by then.
+def _school_entry_sql(birth_date: str) -> str:
+    """The April 1 the child enters elementary school, as the dbt macro ``school_entry_date`` computes it
+    (the April 1 after turning 6; a child born on April 1 joins the year above)."""
+    return (f"make_date(cast(year({birth_date}) - case when {birth_date} <= make_date(year({birth_date}), 4, 1) "
+            f"then 1 else 0 end + 7 as integer), 4, 1)")
 
-    Only doses falling due since the records begin (the first administration delivered by any agency)
-    are judged: an older child's infant doses predate the records and say nothing about the child.
+
+def _standard_due_dates_sql() -> str:
+    """Each scheduled dose's standard-timing due date, for every birth date of the intakes.
+
+    The last day the dose is on time if every earlier dose came on time: birth + ``due_by_age`` - 1 day (the
+    seed's "before age X"); without a due-by age, the previous dose's standard due date + ``max_interval``;
+    ``year_before_school`` (MR 2nd dose), the day before the child enters elementary school.
+    """
+    return f"""
+        with recursive births as (select distinct birth_date from _ml_intakes where birth_date is not null),
+        standard_due(birth_date, programme, vaccine, dose, due_on) as (
+            select b.birth_date, s.programme, s.vaccine, s.dose,
+                   cast(case when s.timing_basis = 'year_before_school' then {_school_entry_sql('b.birth_date')}
+                             else b.birth_date + s.due_by_age end - interval 1 day as date)
+            from births b
+            join _ml_schedule s on s.timing_basis = 'year_before_school' or s.due_by_age is not null
+            union all
+            select d.birth_date, s.programme, s.vaccine, s.dose, cast(d.due_on + s.max_interval as date)
+            from standard_due d
+            join _ml_schedule s
+              on s.programme = d.programme and s.vaccine = d.vaccine and s.dose = d.dose + 1
+             and s.timing_basis = 'age' and s.due_by_age is null and s.max_interval is not null)
+        select * from standard_due"""
+
+
+def _overdue_immunizations_sql() -> str:
+    """Scheduled doses past their standard-timing due date at receipt (``_standard_due_dates_sql``) and not given.
+
+    - A dose is given when a record of its vaccine and dose number was known at receipt; a vaccine is routine
+      only for births from ``routine_for_births_from``.
+    - Only doses falling due since the records begin (the first administration delivered by any agency)
+      are judged: an older child's infant doses predate the records and say nothing about the child.
+    - Within a ``programme_group`` a child follows one programme (5-in-1 or 4-in-1 + Hib; rota 2 or 3 doses),
+      judged by its own vaccines only. A programme is offered to the child when a dose of one of its vaccines
+      is recorded, or when its standard first dose (birth + dose 1's ``earliest_age``) falls within
+      [``first_dose_from``, ``first_dose_before``). The group counts the fewest overdue doses among the offered
+      programmes (the rank-1 programme's if none is): the child is judged against the programme that fits best.
     """
     return f"""
         with records as (select min(administered_date) as since from valid.immunizations_versions),
-        due as (
-            select distinct i.agency_id, i.report_id, i.person_key, i.received_at, s.series, s.dose
+        known as (
+            select distinct i.agency_id, i.report_id, g.vaccine, g.dose
             from _ml_intakes i
-            join _ml_schedule s
-              on i.birth_date >= s.born_from
-             and i.birth_date + s.due_by_days < i.received_at
-             and i.birth_date + s.due_by_days >= (select since from records)),
-        given as (
-            select distinct d.agency_id, d.report_id, d.series, d.dose
-            from due d
-            join _ml_schedule s on s.series = d.series and s.dose = d.dose
             join {_with_person('immunizations')} g
-              on g.person_key = d.person_key
-             and g.vaccine = s.vaccine and g.dose = s.dose
-             and g.administered_date <= d.received_at
-             and g.updated_at <= d.received_at)
-        select d.agency_id, d.report_id, count(*) as overdue_immunizations
-        from due d anti join given g using (agency_id, report_id, series, dose)
+              on g.person_key = i.person_key
+             and g.administered_date <= i.received_at
+             and g.updated_at <= i.received_at),
+        known_vaccines as (select distinct agency_id, report_id, vaccine from known),
+        doses as (
+            select i.agency_id, i.report_id, s.programme_group, s.programme, s.programme_rank,
+                   s.first_dose_from, s.first_dose_before, s.dose,
+                   cast(i.birth_date + s.earliest_age as date) as standard_dose_on,
+                   d.due_on < cast(i.received_at as date) and d.due_on >= (select since from records)
+                       and k.dose is null as overdue,
+                   v.vaccine is not null as vaccine_recorded
+            from _ml_intakes i
+            join _ml_schedule s on s.routine_for_births_from is null or i.birth_date >= s.routine_for_births_from
+            join ({_standard_due_dates_sql()}) d using (birth_date, programme, vaccine, dose)
+            left join known k using (agency_id, report_id, vaccine, dose)
+            left join known_vaccines v using (agency_id, report_id, vaccine)),
+        programmes as (
+            select agency_id, report_id, programme_group, programme, programme_rank,
+                   count(*) filter (where overdue) as overdue_doses,
+                   bool_or(vaccine_recorded) as vaccine_recorded,
+                   min(standard_dose_on) filter (where dose = 1) as standard_first_dose_on,
+                   any_value(first_dose_from) as first_dose_from,
+                   any_value(first_dose_before) as first_dose_before
+            from doses
+            group by agency_id, report_id, programme_group, programme, programme_rank),
+        offered as (
+            select *,
+                   vaccine_recorded
+                   or ((first_dose_from is null or standard_first_dose_on >= first_dose_from)
+                       and (first_dose_before is null or standard_first_dose_on < first_dose_before)) as is_offered
+            from programmes),
+        groups as (
+            select agency_id, report_id,
+                   coalesce(min(overdue_doses) filter (where is_offered), arg_min(overdue_doses, programme_rank))
+                       as overdue_doses
+            from offered
+            group by agency_id, report_id, programme_group)
+        select agency_id, report_id, cast(sum(overdue_doses) as bigint) as overdue_immunizations
+        from groups
         group by all"""
 
 
@@ -209,9 +263,7 @@ def build_features(con: duckdb.DuckDBPyConnection, scope: Scope = "linked") -> p
     """One row per intake report: context columns, assessment items, route, abuse types and numeric features."""
     create_person_keys(con, scope)
     _create_intakes(con)
-    con.register("_ml_schedule_frame", immunization_schedule())
-    con.execute("create or replace temp table _ml_schedule as select * from _ml_schedule_frame")
-    con.unregister("_ml_schedule_frame")
+    _create_schedule(con)
     items = ", ".join(f"a.{c.name}" for c in assessment_items())
     abuse = ", ".join(f"list_contains(string_split(i.abuse_types, ';'), '{t}') as abuse_{t}" for t in abuse_type_codes())
     history = ", ".join(f"coalesce({name}, 0) as {name}" for name in HISTORY_FEATURES)

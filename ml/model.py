@@ -1,5 +1,5 @@
-"""The deployed model (a LightGBM booster, its calibrator and the review threshold, used together) and the
-logistic-regression baseline logged beside it."""
+"""The deployed model (the history margin, the LightGBM booster boosted from it, the calibrator and the
+review threshold, used together) and the logistic-regression baseline logged beside it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,11 +12,18 @@ from sklearn.pipeline import Pipeline
 
 from ml.calibrate import ProbabilityCalibrator
 from ml.explain import contributions, grouped_contributions, top_reasons
+from ml.margin import HistoryMargin
+from ml.train import log_odds
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @dataclass
 class RiskModel:
     booster: lgb.Booster
+    margin: HistoryMargin
     calibrator: ProbabilityCalibrator
     # Calibrated probability at or above which an intake is flagged for senior review.
     review_threshold: float
@@ -33,16 +40,20 @@ class RiskModel:
         return X.reindex(columns=names, fill_value=0.0)
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.aligned(X).to_numpy(dtype=np.float64), num_threads=1)
+        """The uncalibrated probability (what the calibrator maps)."""
+        return _sigmoid(log_odds(self.booster, self.margin, self.aligned(X)))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """SHAP values per model input and the bias, adding up to the uncalibrated log-odds."""
+        return contributions(self.booster, self.margin, self.aligned(X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.calibrator.predict(self.raw_score(X))
 
     def explain(self, X: pd.DataFrame, values: pd.DataFrame) -> tuple[np.ndarray, list[list[dict]]]:
         """Calibrated probabilities and each intake's top reasons (grouped TreeSHAP)."""
-        aligned = self.aligned(X)
-        contrib = contributions(self.booster, aligned)
-        raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1).to_numpy()))  # SHAP values add up to the raw log-odds
+        contrib = self.contributions(X)
+        raw = _sigmoid(contrib.sum(axis=1).to_numpy())  # SHAP values add up to the log-odds
         return self.calibrator.predict(raw), top_reasons(grouped_contributions(contrib), values)
 
 

@@ -112,7 +112,9 @@ moved/missing notices.</p>
 
 <h2>Model</h2>
 <p>LightGBM {html.escape(str(chosen))}, {fit.rounds} rounds (rounds by grouped 3-fold CV inside training,
-configuration by validation AUC); {CALIBRATION} calibration on the validation slice. Review threshold: probability
+configuration by validation AUC), boosted from a history margin: a logistic term in log(1 + count) of each
+history count, so that a longer history than any seen in training keeps raising the risk (trees alone are flat
+beyond their last split). {CALIBRATION} calibration on the validation slice. Review threshold: probability
 ≥ {report.model.review_threshold:.3f} (the top {REVIEW_FRACTION:.0%} of the calibration slice).
 Baselines: the urgency assessment sheet's rule (一時保護決定に向けてのアセスメントシート) and logistic regression
 (C = {report.logistic_c}).</p>

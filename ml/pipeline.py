@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
@@ -11,9 +12,10 @@ from sklearn.pipeline import Pipeline
 from ml.calibrate import Method, ProbabilityCalibrator
 from ml.checklist import checklist_score
 from ml.evaluate import Estimate, compare_auc, describe_scores
-from ml.explain import contributions, global_importance, grouped_contributions
+from ml.explain import global_importance, grouped_contributions
 from ml.fairness import FairnessLimits, subgroup_columns, subgroup_table
 from ml.features import KEY, design_matrix
+from ml.margin import HistoryMargin, fit_history_margin
 from ml.model import RiskModel
 from ml.promotion import subgroup_problems
 from ml.split import TEST, TRAIN, VALID, TemporalSplit, temporal_split
@@ -59,23 +61,32 @@ def labelled(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 def fit_risk_model(frame: pd.DataFrame, slices: pd.Series, grid=GRID,
                    calibration: Method = CALIBRATION) -> tuple[RiskModel, LightGBMFit]:
-    """LightGBM fitted on the training slice, chosen and calibrated on the validation slice."""
+    """The history margin and LightGBM fitted on the training slice, chosen and calibrated on the validation slice."""
     X, y = design_matrix(frame), frame["outcome"].to_numpy()
     train, valid = (slices == TRAIN).to_numpy(), (slices == VALID).to_numpy()
-    fit = fit_lightgbm(X[train], y[train], frame.loc[train, "person_key"].to_numpy(), X[valid], y[valid], grid)
-    raw_valid = fit.booster.predict(X[valid].to_numpy(dtype=np.float64))
-    calibrator = ProbabilityCalibrator(calibration).fit(raw_valid, y[valid])
-    threshold = float(np.quantile(calibrator.predict(raw_valid), 1 - REVIEW_FRACTION))
-    return RiskModel(fit.booster, calibrator, threshold), fit
+    margin = fit_history_margin(X[train], y[train])
+    fit = fit_lightgbm(X[train], y[train], frame.loc[train, "person_key"].to_numpy(), X[valid], y[valid], margin,
+                       grid)
+    model = _calibrated(fit.booster, margin, X[valid], y[valid], calibration)
+    model.review_threshold = float(np.quantile(model.predict_proba(X[valid]), 1 - REVIEW_FRACTION))
+    return model, fit
+
+
+def _calibrated(booster: lgb.Booster, margin: HistoryMargin, X_valid: pd.DataFrame, y_valid: np.ndarray,
+                calibration: Method = CALIBRATION) -> RiskModel:
+    """The model with its calibrator fitted on the validation slice (no review threshold yet)."""
+    model = RiskModel(booster, margin, ProbabilityCalibrator(calibration), review_threshold=np.nan)
+    model.calibrator.fit(model.raw_score(X_valid), y_valid)
+    return model
 
 
 def _calibrated_refit(fit: LightGBMFit, frame: pd.DataFrame, slices: pd.Series) -> RiskModel:
     """The chosen configuration retrained on other features (within-agency history)."""
     X, y = design_matrix(frame), frame["outcome"].to_numpy()
     train, valid = (slices == TRAIN).to_numpy(), (slices == VALID).to_numpy()
-    booster = refit_lightgbm(fit.params, fit.rounds, X[train], y[train])
-    calibrator = ProbabilityCalibrator(CALIBRATION).fit(booster.predict(X[valid].to_numpy(dtype=np.float64)), y[valid])
-    return RiskModel(booster, calibrator, review_threshold=np.nan)
+    margin = fit_history_margin(X[train], y[train])
+    booster = refit_lightgbm(fit.params, fit.rounds, X[train], y[train], margin)
+    return _calibrated(booster, margin, X[valid], y[valid])
 
 
 @dataclass
@@ -158,7 +169,7 @@ def train_and_evaluate(features: pd.DataFrame, labels: pd.DataFrame, within_agen
     fairness = subgroup_table(y_test, scores["lightgbm"], model.review_threshold, subgroups, limits)
     problems = subgroup_problems(y_test, scores["lightgbm"], model.review_threshold, scores["logistic"], subgroups,
                                  limits)
-    contrib = contributions(model.booster, X_test)
+    contrib = model.contributions(X_test)
     test_out = pd.concat([test_frame[[*KEY, "person_key", "received_at", "outcome"]], pd.DataFrame(scores),
                           subgroups], axis=1)
     return TrainingReport(

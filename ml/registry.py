@@ -24,6 +24,7 @@ from mlflow.models import infer_signature
 from kodomo.settings import Settings
 from ml.calibrate import ProbabilityCalibrator
 from ml.features import feature_groups
+from ml.margin import HistoryMargin
 from ml.model import BaselineModel, RiskModel
 from ml.model_card import render_model_card
 from ml.pipeline import CALIBRATION, SCORES, TrainingReport
@@ -39,6 +40,9 @@ LIGHTGBM_REQUIREMENTS = [f"lightgbm=={lgb.__version__}"]
 CALIBRATOR_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}"]
 # MLflow saves scikit-learn models with skops, which loads only types it is told to trust.
 CALIBRATOR_TYPES = [f"{ProbabilityCalibrator.__module__}.{ProbabilityCalibrator.__qualname__}"]
+# The registered model is the booster; the history margin it boosts from and the calibrator are logged in
+# the same run and loaded with it (``load_version``): the three are only meaningful together.
+MARGIN_ARTIFACT = "history_margin.json"
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -79,6 +83,7 @@ def run_params(report: TrainingReport) -> dict:
     return {
         **{k: v for k, v in report.lightgbm.params.items() if k not in ("verbose", "metric")},
         "rounds": report.lightgbm.rounds,
+        "history_margin": ",".join(report.model.margin.features),
         "calibration": CALIBRATION,
         "review_threshold": report.model.review_threshold,
         "logistic_c": report.logistic_c,
@@ -111,13 +116,14 @@ def log_training_run(report: TrainingReport, settings: Settings) -> RegisteredRu
         mlflow.log_metrics(report.flat_metrics())
         info = mlflow.lightgbm.log_model(
             report.model.booster, name="model", registered_model_name=MODEL_NAME,
-            signature=infer_signature(example, report.model.raw_score(example)), input_example=example,
+            signature=infer_signature(example, report.model.booster.predict(example.to_numpy())), input_example=example,
             pip_requirements=LIGHTGBM_REQUIREMENTS)
         calibrator = mlflow.sklearn.log_model(report.model.calibrator, name="calibrator",
                                               pip_requirements=CALIBRATOR_REQUIREMENTS,
                                               skops_trusted_types=CALIBRATOR_TYPES)
         baseline = mlflow.sklearn.log_model(report.logistic, name="baseline_logistic",
                                             pip_requirements=CALIBRATOR_REQUIREMENTS)
+        mlflow.log_dict(report.model.margin.as_dict(), MARGIN_ARTIFACT)
         mlflow.set_tags({"calibrator_uri": calibrator.model_uri, "baseline_uri": baseline.model_uri})
         mlflow.log_dict({"features": report.model.feature_names, "groups": feature_groups()}, "feature_list.json")
         mlflow.log_text(report.lightgbm.selection.to_csv(index=False), "tables/hyperparameter_selection.csv")
@@ -139,11 +145,12 @@ def version_by_alias(client: MlflowClient, alias: str) -> ModelVersion | None:
 
 
 def load_version(client: MlflowClient, version: ModelVersion) -> RiskModel:
-    """The registered booster with the calibrator and review threshold of the run that logged it."""
+    """The registered booster with the margin, calibrator and review threshold of the run that logged it."""
     run = client.get_run(version.run_id)
     booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    margin = HistoryMargin.from_dict(mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{MARGIN_ARTIFACT}"))
     calibrator = mlflow.sklearn.load_model(run.data.tags["calibrator_uri"])
-    return RiskModel(booster, calibrator, float(run.data.params["review_threshold"]))
+    return RiskModel(booster, margin, calibrator, float(run.data.params["review_threshold"]))
 
 
 def load_baseline(client: MlflowClient, version: ModelVersion) -> BaselineModel:

@@ -1,6 +1,7 @@
 """Fitting: LightGBM (the model) and logistic regression (a baseline) on the same design matrix.
 
-Hyper-parameters are chosen on the validation slice only. Inside the training slice, the number of
+LightGBM boosts from the history margin (``ml.margin``): the margin's log-odds are each intake's initial
+score, so the trees fit what the log-linear history term leaves. Hyper-parameters are chosen on the validation slice only. Inside the training slice, the number of
 boosting rounds comes from cross-validation grouped by child (StratifiedGroupKFold over person_key), so
 one child's intakes never sit on both sides of a fold.
 """
@@ -17,6 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ml.evaluate import auc
+from ml.margin import HistoryMargin
 
 # One thread: at this data size OpenMP gains little, and on shared cores its spinning threads made
 # training ten times slower (measured: 4.5 s with one thread, 31-42 s with two on a busy 2-core host).
@@ -51,10 +53,16 @@ def grouped_folds(y: np.ndarray, groups: np.ndarray, folds: int = CV_FOLDS, seed
     return list(splitter.split(np.zeros(len(y)), y, groups))
 
 
-def _dataset(X: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
-    # feature_pre_filter off: the grid changes min_child_samples on one constructed dataset.
-    return lgb.Dataset(X.to_numpy(dtype=np.float64), label=y, feature_name=list(X.columns),
+def _dataset(X: pd.DataFrame, y: np.ndarray, margin: HistoryMargin) -> lgb.Dataset:
+    # feature_pre_filter off: the grid changes min_child_samples on one constructed dataset. The CV folds
+    # are subsets of it and keep their rows' initial scores.
+    return lgb.Dataset(X.to_numpy(dtype=np.float64), label=y, init_score=margin.logit(X), feature_name=list(X.columns),
                        params={"feature_pre_filter": False, "verbose": -1}, free_raw_data=False)
+
+
+def log_odds(booster: lgb.Booster, margin: HistoryMargin, X: pd.DataFrame) -> np.ndarray:
+    """The model's log-odds before calibration: the margin plus the trees boosted from it."""
+    return margin.logit(X) + booster.predict(X.to_numpy(dtype=np.float64), raw_score=True, num_threads=1)
 
 
 def cv_rounds(params: dict, dataset: lgb.Dataset, folds) -> tuple[int, float]:
@@ -65,10 +73,10 @@ def cv_rounds(params: dict, dataset: lgb.Dataset, folds) -> tuple[int, float]:
     return len(scores), float(scores[-1])
 
 
-def fit_lightgbm(X_train: pd.DataFrame, y_train: np.ndarray, groups: np.ndarray,
-                 X_valid: pd.DataFrame, y_valid: np.ndarray, grid=GRID) -> LightGBMFit:
-    """Fit every grid point on the training slice; keep the one with the best validation AUC."""
-    dataset = _dataset(X_train, y_train)
+def fit_lightgbm(X_train: pd.DataFrame, y_train: np.ndarray, groups: np.ndarray, X_valid: pd.DataFrame,
+                 y_valid: np.ndarray, margin: HistoryMargin, grid=GRID) -> LightGBMFit:
+    """Fit every grid point on the training slice, boosting from ``margin``; keep the best validation AUC."""
+    dataset = _dataset(X_train, y_train, margin)
     folds = grouped_folds(y_train, groups)
     rows, boosters = [], []
     for point in grid:
@@ -77,15 +85,15 @@ def fit_lightgbm(X_train: pd.DataFrame, y_train: np.ndarray, groups: np.ndarray,
         booster = lgb.train(params, dataset, num_boost_round=rounds)
         boosters.append(booster)
         rows.append({**point, "rounds": rounds, "cv_auc": cv_auc,
-                     "valid_auc": auc(y_valid, booster.predict(X_valid.to_numpy(dtype=np.float64)))})
+                     "valid_auc": auc(y_valid, log_odds(booster, margin, X_valid))})
     selection = pd.DataFrame(rows)
     best = int(selection["valid_auc"].idxmax())
     return LightGBMFit(boosters[best], {**BASE_PARAMS, **grid[best]}, int(selection.loc[best, "rounds"]), selection)
 
 
-def refit_lightgbm(params: dict, rounds: int, X: pd.DataFrame, y: np.ndarray) -> lgb.Booster:
+def refit_lightgbm(params: dict, rounds: int, X: pd.DataFrame, y: np.ndarray, margin: HistoryMargin) -> lgb.Booster:
     """The chosen configuration on other inputs (the within-agency comparison)."""
-    return lgb.train(params, _dataset(X, y), num_boost_round=rounds)
+    return lgb.train(params, _dataset(X, y, margin), num_boost_round=rounds)
 
 
 def fit_logistic(X_train: pd.DataFrame, y_train: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,

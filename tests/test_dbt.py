@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from kodomo.contracts import all_contracts
+from kodomo.dbt_sources import DBT_PROJECT_DIR
 from kodomo.ingest import load_feed
 from kodomo.ingest.store import write_feed
 from kodomo.synthetic import generate
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
 MARTS = ("child", "child_timeline", "child_health_record", "case_history", "transfer_alerts", "agency_stats")
 PERSONAL_COLUMNS = {"child_name", "child_kana", "notes", "summary", "worker_rationale"}

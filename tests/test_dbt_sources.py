@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from kodomo.contracts import all_contracts, contract
 from kodomo.dbt_sources import SOURCES_PATH, VERSIONED_FEEDS, main, render, sources
-
-SCHEDULE_SEED = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds" / "immunization_schedule.csv"
+from ml.features import SCHEDULE_SEED
 
 
 def test_sources_file_is_generated_from_the_contracts():

@@ -3,6 +3,7 @@ rule, grouped CV, calibration, explanations, subgroups and the promotion gate.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import lightgbm as lgb
@@ -21,9 +22,10 @@ from ml.fairness import INSUFFICIENT, FairnessLimits, gap_violations, subgroup_t
 from ml.features import (HISTORY_FEATURES, assessment_items, build_features, design_matrix, feature_groups,
                          feature_names)
 from ml.labels import build_labels
+from ml.margin import HistoryMargin, fit_history_margin
 from ml.model import BaselineModel, RiskModel
 from ml.promotion import GateLimits, decide, evaluate_gates
-from ml.train import grouped_folds
+from ml.train import grouped_folds, log_odds
 
 META = {"_file": "VARCHAR", "_line": "INTEGER", "_delivery_date": "DATE", "_seq": "INTEGER"}
 DATA_END = "2025-04-25"
@@ -231,7 +233,11 @@ def test_overdue_immunizations_follow_the_schedule_from_when_records_begin():
           administered_date="2019-04-01")
     report(w, "R1", "2020-03-01 10:00", birth_date="2019-02-01")  # 13 months old
     f = _features_of(w.build())
-    # Due by 13 months and not recorded: hepb 2-3, pcv 1-3, 4種混合 1-3, Hib 1-3, BCG.
+    # Records begin 2019-04-01, the first dose's date. Standard due dates before receipt (2020-03-01), not
+    # recorded: hepb 2 (2019-05-31) and 3 (2019-10-31); pcv 1 (2019-08-31), 2 and 3 (2020-01-31); first
+    # dose 2019-04-01 < 2024-04-01, so 4種混合 + Hib, counted per vaccine: dpt_ipv and hib 1 (2019-08-31),
+    # 2 (+56 days: 2019-10-26), 3 (2019-12-21), their boosters not yet; BCG (2019-10-31). No rota (born
+    # before 2020-08), MR 1 and var 1 not yet due.
     assert f["overdue_immunizations"] == 2 + 3 + 3 + 3 + 1
 
 
@@ -339,10 +345,12 @@ def _toy_model(seed: int = 0, noise: float = 0.0) -> tuple[RiskModel, pd.DataFra
     X = design_matrix(frame)
     signal = X.copy()
     signal[:] = signal.to_numpy() + noise * rng.normal(size=signal.shape)
+    margin = fit_history_margin(signal, frame["outcome"])
     booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7, "seed": seed, "num_threads": 1},
-                        lgb.Dataset(signal, frame["outcome"]), 60)
-    raw = booster.predict(X.to_numpy())
-    return RiskModel(booster, ProbabilityCalibrator("isotonic").fit(raw, frame["outcome"]), 0.3), frame
+                        lgb.Dataset(signal, frame["outcome"], init_score=margin.logit(signal)), 60)
+    model = RiskModel(booster, margin, ProbabilityCalibrator("isotonic"), 0.3)
+    model.calibrator.fit(model.raw_score(X), frame["outcome"])
+    return model, frame
 
 
 def test_reasons_name_the_item_and_its_value_and_add_up_with_the_bias():
@@ -355,6 +363,38 @@ def test_reasons_name_the_item_and_its_value_and_add_up_with_the_bias():
     assert all(r[0] == {"feature": "injury_severity", "value": "severe", "contribution": r[0]["contribution"]}
                for r in reasons)
     assert all(r["contribution"] > 0 for rs in reasons for r in rs)
+
+
+def test_shap_values_of_margin_and_trees_add_up_to_the_models_log_odds():
+    model, frame = _toy_model()
+    X = design_matrix(frame.head(200))
+    contrib = model.contributions(X)
+    np.testing.assert_allclose(contrib.sum(axis=1), log_odds(model.booster, model.margin, X), atol=1e-9)
+    # A count's value is shared between the margin and the trees: both parts are in its column.
+    trees_only = model.booster.predict(X.to_numpy(), pred_contrib=True)[:, list(X.columns).index("prior_protections")]
+    assert not np.allclose(contrib["prior_protections"], trees_only)
+
+
+def test_the_margin_keeps_raising_the_risk_beyond_the_longest_history_seen_in_training():
+    # Trained on histories of 0-2 prior reports, where risk rises with log(1 + count); scored on 6.
+    rng = np.random.default_rng(7)
+    n = 4000
+    counts = pd.DataFrame({h: rng.integers(0, 3, n) for h in HISTORY_FEATURES})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2 + 1.5 * np.log1p(counts["prior_reports_total"]))))).astype(int)
+    margin = fit_history_margin(counts, y)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4, "num_threads": 1},
+                        lgb.Dataset(counts, y, init_score=margin.logit(counts)), 30)
+    longer = pd.concat([counts.head(1)] * 3, ignore_index=True).assign(prior_reports_total=[2, 4, 6])
+    z = log_odds(booster, margin, longer)
+    assert z[0] < z[1] < z[2]
+    trees_alone = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4, "num_threads": 1},
+                            lgb.Dataset(counts, y), 30).predict(longer.to_numpy(), raw_score=True)
+    assert trees_alone[1] == trees_alone[2]  # flat beyond the last split
+
+
+def test_the_margin_survives_its_json_round_trip():
+    model, _ = _toy_model()
+    assert HistoryMargin.from_dict(json.loads(json.dumps(model.margin.as_dict()))) == model.margin
 
 
 def test_top_reasons_keep_only_positive_contributions_in_order():

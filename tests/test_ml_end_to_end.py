@@ -7,6 +7,7 @@ import json
 
 import duckdb
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,7 +18,7 @@ from ml.features import KEY
 from ml.lifecycle import (build_feature_table, build_label_table, promote_challenger, score_open_intakes,
                           train_and_register)
 from ml.promotion import GateLimits
-from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, connect, version_by_alias
+from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, connect, load_version, version_by_alias
 
 pytestmark = pytest.mark.slow
 CUTOFF = dt.date(2024, 4, 1)
@@ -76,6 +77,10 @@ def test_train_register_promote_and_score_open_intakes(world):
     assert run.data.tags["promotion.decision"] == "promoted"
     assert json.loads(mlflow.artifacts.load_text(f"runs:/{registered.run_id}/promotion.json"))["reasons"]
     assert str(version_by_alias(client, CHAMPION).version) == registered.version
+    # The registry holds the whole model (margin, booster, calibrator): loaded, it scores as trained.
+    loaded = load_version(client, version_by_alias(client, CHAMPION))
+    assert loaded.margin == report.model.margin
+    np.testing.assert_allclose(loaded.predict_proba(report.test_matrix), report.test["lightgbm"], rtol=1e-9)
 
     version, rows = score_open_intakes(con, settings)
     scores = con.execute("select * from ml.intake_scores").df()

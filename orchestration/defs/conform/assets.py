@@ -21,11 +21,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from kodomo.dbt_sources import DBT_PROJECT_DIR
 from orchestration.defs.ingestion.assets import valid_key
 from orchestration.defs.resources import Warehouse
 
 GROUP = "conform"
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 #: The dbt installed beside this Python: the venv's bin is not always on PATH (e.g. `.venv/bin/kodomo run`).
 DBT_EXECUTABLE = os.fspath(Path(sys.executable).with_name("dbt"))
 #: What the manifest is parsed from: a change to any of these makes it stale.
