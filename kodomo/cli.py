@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -44,13 +45,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = _landing(args.landing)
     settings = get_settings()
     started = time.perf_counter()
-    run_pipeline(settings, landing)
+    # dbt's event lines (hundreds per build) go to a log file: the command's output is a short summary.
+    log_path = settings.reports_dir / "run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        try:
+            run_pipeline(settings, landing)
+        except Exception:
+            _progress(f"kodomo run failed: the steps' output is in {log_path}")
+            raise
     report = json.loads(settings.ingest_report_path.read_text(encoding="utf-8"))
     records = sum(r["records"] for r in report.values())
     quarantined = sum(r["rows_quarantined"] for r in report.values())
     files = sum(r["files_quarantined"] for r in report.values())
     print(f"kodomo run: {len(report)} feeds, {records} records, {quarantined} rows and {files} files quarantined "
-          f"in {time.perf_counter() - started:.1f}s (state in {settings.home})")
+          f"in {time.perf_counter() - started:.1f}s (state in {settings.home}, step output in {log_path})")
     return 0
 
 

@@ -1,6 +1,8 @@
 """A generated `small` world through `kodomo run`: the ingestion report equals the generator's truth."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import duckdb
@@ -28,8 +30,17 @@ def run(world, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
-        assert main(["run", "--landing", str(landing)]) == 0
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["run", "--landing", str(landing)]) == 0
+    (home.parent / f"{home.name}.stdout").write_text(out.getvalue(), encoding="utf-8")
     return home
+
+
+def test_run_prints_a_short_summary_and_logs_the_steps_output(run):
+    printed = (run.parent / f"{run.name}.stdout").read_text(encoding="utf-8").splitlines()
+    assert len(printed) == 1 and printed[0].startswith("kodomo run: 7 feeds, ")
+    assert "Completed successfully" in (run / "reports" / "run.log").read_text(encoding="utf-8")  # dbt's summary
 
 
 @pytest.fixture(scope="module")
