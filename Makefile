@@ -7,7 +7,7 @@ export KODOMO_HOME ?= $(CURDIR)/.kodomo
 DEMO_LANDING := $(KODOMO_HOME)/landing
 DEMO_SCALE ?= prefecture
 
-.PHONY: setup test demo dagster bench clean
+.PHONY: setup test demo app dagster bench clean
 
 setup: $(VENV)/.installed
 
@@ -27,7 +27,12 @@ demo: setup
 	test -f $(DEMO_LANDING)/agencies.csv || $(BIN)/kodomo generate --out $(DEMO_LANDING) --scale $(DEMO_SCALE)
 	$(BIN)/kodomo run --landing $(DEMO_LANDING)
 	$(BIN)/kodomo report ingest
-	$(MAKE) dagster
+	$(MAKE) app
+
+# The app reads the warehouse and the registry of $(KODOMO_HOME); the Dagster UI stays on `make dagster`.
+app: setup
+	$(BIN)/streamlit run app/main.py --server.headless true --server.address 127.0.0.1 --server.port 8501 \
+		--browser.gatherUsageStats false
 
 dagster: setup
 	KODOMO_LANDING=$(DEMO_LANDING) $(BIN)/python -m orchestration.dev
@@ -36,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py --scale prefecture
 	$(BIN)/python bench/link.py --scale prefecture
 	$(BIN)/python bench/train.py --scale prefecture
+	$(BIN)/python bench/backtest.py --scale prefecture
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AGENCIES = [
     {"agency_id": "111007", "agency_type": "municipality", "name": "さいたま市", "prefecture_code": "11",
      "cgc_id": "C1101"},
@@ -58,3 +62,14 @@ class LandingBuilder:
 @pytest.fixture
 def landing(tmp_path) -> LandingBuilder:
     return LandingBuilder(tmp_path / "landing")
+
+
+@pytest.fixture
+def scratch_postgres_url():
+    """A fresh database on the local PostgreSQL (trust auth), dropped afterwards."""
+    name = f"kodomo_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
+        con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
+        con.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))

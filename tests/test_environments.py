@@ -1,17 +1,11 @@
 """The environment is chosen by configuration: local files by default, PostgreSQL in production."""
 from __future__ import annotations
 
-import uuid
-
 import dagster as dg
-import psycopg
 import pytest
-from psycopg import sql
 
 from kodomo.settings import get_settings
 from orchestration.runner import prepare_dagster_home
-
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def test_local_is_the_default_and_lives_under_kodomo_home(tmp_path, monkeypatch):
@@ -31,20 +25,10 @@ def test_an_unknown_environment_is_refused(monkeypatch):
         get_settings()
 
 
-@pytest.fixture
-def scratch_postgres_database():
-    name = f"kodomo_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
-        con.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
-        con.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
-
-
-def test_production_puts_dagster_storage_in_postgres(tmp_path, monkeypatch, scratch_postgres_database):
+def test_production_puts_dagster_storage_in_postgres(tmp_path, monkeypatch, scratch_postgres_url):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KODOMO_ENV", "production")
-    monkeypatch.setenv("KODOMO_POSTGRES_URL", scratch_postgres_database)
+    monkeypatch.setenv("KODOMO_POSTGRES_URL", scratch_postgres_url)
     prepare_dagster_home(get_settings())
 
     @dg.asset

@@ -1,0 +1,1 @@
+"""The Streamlit app (``streamlit run app/main.py``): the caseworker's intake page and the model page."""

@@ -1,0 +1,72 @@
+"""What the intake page computes from one intake's features: missing information and its what-ifs, the checklist.
+
+Pure functions of a one-row features frame (``ml.features``) and the scoring model; no Streamlit here.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ml.checklist import answer_questions, verdict_score
+from ml.features import assessment_items, design_matrix, feature_values
+from ml.model import RiskModel
+
+UNKNOWN = "unknown"
+WHAT_IF_COLUMNS = ["item", "now", "value", "probability", "change"]
+
+
+def _is_missing(value) -> bool:
+    return pd.isna(value) or value == UNKNOWN
+
+
+def missing_items(intake: pd.DataFrame) -> list[str]:
+    """Assessment items recorded as unknown, or absent (no assessment yet), in the contract's order."""
+    row = intake.iloc[0]
+    return [item.name for item in assessment_items() if _is_missing(row[item.name])]
+
+
+def _found_out_values(item: str) -> tuple[str, ...]:
+    """The values a missing item could be found to have: yes / no, or the item's own scale."""
+    codes = next(c.codes for c in assessment_items() if c.name == item)
+    return tuple(code for code in codes if code != UNKNOWN)
+
+
+def found_out(intake: pd.DataFrame, item: str, value: str) -> pd.DataFrame:
+    """The intake as if ``item`` had been found to be ``value``, everything else as it is.
+
+    An assessment records every item, so finding one out means an assessment exists: an intake without one
+    gets an assessment in which only this item is known and the others are ``unknown``.
+    """
+    changed = intake.copy()
+    if not changed["has_assessment"].iloc[0]:
+        changed["has_assessment"] = 1
+        for other in (c.name for c in assessment_items()):
+            changed[other] = changed[other].fillna(UNKNOWN)
+    changed[item] = value
+    return changed
+
+
+def probabilities(model: RiskModel, frame: pd.DataFrame) -> pd.Series:
+    """The champion's calibrated probability, computed as batch scoring does (``RiskModel.explain``)."""
+    probability, _ = model.explain(design_matrix(frame), feature_values(frame))
+    return pd.Series(probability, index=frame.index)
+
+
+def what_ifs(model: RiskModel, intake: pd.DataFrame) -> pd.DataFrame:
+    """For each missing item and each value it could have: the rescored probability and its change."""
+    cases = [(item, value) for item in missing_items(intake) for value in _found_out_values(item)]
+    if not cases:
+        return pd.DataFrame(columns=WHAT_IF_COLUMNS)
+    frame = pd.concat([found_out(intake, item, value) for item, value in cases], ignore_index=True)
+    rescored = probabilities(model, frame)
+    current = float(probabilities(model, intake).iloc[0])
+    now = [feature_values(intake)[item].iloc[0] for item, _ in cases]
+    return pd.DataFrame({
+        "item": [item for item, _ in cases], "now": now, "value": [value for _, value in cases],
+        "probability": rescored.to_numpy(), "change": rescored.to_numpy() - current,
+    })
+
+
+def checklist(intake: pd.DataFrame) -> tuple[pd.Series, int]:
+    """The official sheet's eight answers (q1..q8, True when answered yes) and its verdict score (0-3)."""
+    questions = answer_questions(intake)
+    return questions.iloc[0], int(verdict_score(questions).iloc[0])

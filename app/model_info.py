@@ -1,0 +1,75 @@
+"""What the model page shows about a registered version: its run's test metrics, promotion decision, model card.
+
+Read-only: only MLflow's get and load calls.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ml.registry import DECISION_TAG, version_by_alias
+
+METRICS = ("auc", "average_precision", "brier", "ece")  # as ml.pipeline's flat_metrics names them
+REASONS_TAG = "promotion.reasons"
+MODEL_CARD = "model_card.html"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    run_id: str
+    registered: dt.datetime
+    metrics: dict[str, float]
+    decision: str | None
+    reasons: list[str]
+
+
+def version_info(client: MlflowClient, alias: str) -> VersionInfo | None:
+    version = version_by_alias(client, alias)
+    if version is None:
+        return None
+    run = client.get_run(version.run_id)
+    reasons = run.data.tags.get(REASONS_TAG, "")
+    return VersionInfo(
+        version=str(version.version), run_id=version.run_id,
+        registered=dt.datetime.fromtimestamp(version.creation_timestamp / 1000),
+        metrics=run.data.metrics, decision=run.data.tags.get(DECISION_TAG),
+        reasons=[r for r in reasons.split("; ") if r])
+
+
+def _estimate(metrics: dict[str, float], name: str) -> str:
+    low, high = metrics.get(f"{name}_low"), metrics.get(f"{name}_high")
+    interval = "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
+    return f"{metrics[name]:.3f}{interval}"
+
+
+def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """One row per score (lightgbm, logistic, checklist, …), one column per test metric: value [95% interval]."""
+    cells: dict[str, dict[str, str]] = {}
+    for name in metrics:
+        rest = name.removeprefix("test_")
+        metric = next((m for m in METRICS if rest.endswith(f"_{m}")), None)
+        if name.startswith("test_") and metric:
+            score = rest.removesuffix(f"_{metric}")
+            cells.setdefault(score, {})[metric] = _estimate(metrics, name)
+    table = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=list(METRICS)).fillna("—")
+    return table.sort_index()
+
+
+def comparisons_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """AUC differences between scores on the test slice (``test_auc_<a>_minus_<b>``)."""
+    names = sorted(n for n in metrics if n.startswith("test_auc_") and n.split("_")[-1] not in ("low", "high"))
+    return pd.DataFrame({"auc": [_estimate(metrics, n) for n in names]},
+                        index=[n.removeprefix("test_auc_").replace("_minus_", " − ") for n in names])
+
+
+def model_card(run_id: str) -> str | None:
+    try:
+        return mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}")
+    except (MlflowException, OSError):
+        return None

@@ -1,0 +1,1 @@
+"""The app's pages, each a ``render(language)`` function."""

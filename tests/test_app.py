@@ -1,0 +1,296 @@
+"""The Streamlit app on a real platform: a generated `small` world, its warehouse, a registered champion and
+scored open intakes, all built once by the platform's own code; pages driven headless with AppTest."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from app import assessment
+from app.i18n import LANGUAGES, TEXT, feature_label, t
+from kodomo.cli import main
+from kodomo.contracts import contract
+from kodomo.operational import audit_log, connect, decision_codes, worker_decisions
+from kodomo.settings import get_settings
+from ml.backtest import run_backtest
+from ml.explain import grouped_contributions
+from ml.features import assessment_items, design_matrix, feature_groups
+from ml.lifecycle import (build_feature_table, build_label_table, promote_challenger, score_open_intakes,
+                          train_and_register)
+from ml.promotion import GateLimits
+from ml.registry import CHAMPION, connect as connect_registry, load_version, version_by_alias
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app" / "main.py"
+CUTOFF = dt.date(2024, 4, 1)
+USER = "w001"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    """Generate a world, build the warehouse to the person links, train, promote and score: as `kodomo run` does."""
+    root = tmp_path_factory.mktemp("appworld")
+    landing, home = root / "landing", root / "home"
+    assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
+    run_backtest(landing, CUTOFF, root / "backtest.csv", home=home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KODOMO_HOME", str(home))
+        mp.setenv("KODOMO_ENV", "local")
+        settings = get_settings()
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            build_label_table(con)
+            build_feature_table(con)
+            build_feature_table(con, within_agency=True)
+            train_and_register(con, settings)
+            # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
+            assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
+            score_open_intakes(con, settings)
+            scored = con.execute("""select s.*, f.has_assessment from ml.intake_scores s
+                                    join ml.features f using (agency_id, report_id)""").df()
+            features = con.execute("select * from ml.features").df()
+        client = connect_registry(settings)
+        champion = version_by_alias(client, CHAMPION)
+        model = load_version(client, champion)
+    return {"home": home, "scored": scored, "features": features, "champion": champion, "model": model,
+            "client": client}
+
+
+@pytest.fixture(autouse=True)
+def environment(platform, monkeypatch):
+    monkeypatch.setenv("KODOMO_HOME", str(platform["home"]))
+    monkeypatch.setenv("KODOMO_ENV", "local")
+
+
+@pytest.fixture(scope="module")
+def chosen(platform):
+    """The assessed open intake with the most missing items: the one whose what-ifs say the most."""
+    scored, features = platform["scored"], platform["features"]
+    assessed = features.merge(scored[scored["has_assessment"] == 1][["agency_id", "report_id"]])
+    missing = assessed.apply(lambda row: len(assessment.missing_items(row.to_frame().T)), axis=1)
+    row = assessed.loc[missing.idxmax()]
+    score = scored.set_index(["agency_id", "report_id"]).loc[(row["agency_id"], row["report_id"])]
+    return {"agency": row["agency_id"], "report": row["report_id"], "person_key": row["person_key"],
+            "features": assessed.loc[[missing.idxmax()]].reset_index(drop=True), "score": float(score["risk_score"]),
+            "reasons": json.loads(score["top_reasons"]), "version": str(score["model_version"])}
+
+
+def _app(user: str | None = USER, language: str = "ja") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    if language != "ja":
+        at.sidebar.radio(key="language").set_value(language).run()
+    if user:
+        at.sidebar.text_input(key="user_id").set_value(user).run()
+    return at
+
+
+def _open(at: AppTest, intake: dict) -> AppTest:
+    at.selectbox(key="agency").select(intake["agency"]).run()
+    return at.selectbox(key=f"intake_{intake['agency']}").select(intake["report"]).run()
+
+
+def _rows(table) -> list[dict]:
+    engine = connect(get_settings())
+    with engine.connect() as con:
+        rows = [dict(r._mapping) for r in con.execute(select(table).order_by(table.c.id))]
+    engine.dispose()
+    return rows
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_both_languages_have_the_same_texts_and_name_everything_the_contracts_and_model_have():
+    assert TEXT["ja"].keys() == TEXT["en"].keys() and LANGUAGES == ("ja", "en")
+    codes = {code for item in assessment_items() for code in item.codes}
+    needed = {f"feature.{i.name}" for i in assessment_items()} | {f"code.{c}" for c in codes}
+    needed |= {f"feature.{g}" for g in set(feature_groups().values())}
+    needed |= {f"route.{c}" for c in contract("case_reports").column("route").codes}
+    needed |= {f"decision.{c}" for c in decision_codes()} | {f"question.q{i}" for i in range(1, 9)}
+    needed |= {f"verdict.{v}" for v in range(4)}
+    assert needed <= TEXT["ja"].keys()
+
+
+def test_every_page_says_the_data_are_synthetic_and_nothing_about_a_child_shows_without_a_user():
+    logged = len(_rows(audit_log))
+    at = _app(user=None)
+    assert "合成データ" in at.warning[0].value
+    assert not at.selectbox and t("user_id_needed") in at.info[0].value
+    at.sidebar.radio(key="page").set_value("model").run()
+    assert "合成データ" in at.warning[0].value and not at.exception
+    at.sidebar.radio(key="language").set_value("en").run()
+    assert "synthetic" in at.warning[0].value
+    assert len(_rows(audit_log)) == logged
+
+
+def test_the_intake_page_shows_the_stored_probability_and_audits_the_view(chosen):
+    before = len(_rows(audit_log))
+    at = _open(_app(), chosen)
+    assert not at.exception
+    [metric] = at.metric
+    assert metric.value == f"{chosen['score']:.1%}"
+    assert "合成データ" in at.caption[0].value and chosen["version"] in at.caption[0].value
+    view = _rows(audit_log)[before:]
+    assert [(r["user_id"], r["role"], r["action"], r["agency_id"], r["report_id"], r["person_key"]) for r in view] == [
+        (USER, "caseworker", "view_intake", chosen["agency"], chosen["report"], chosen["person_key"])]
+    reasons = _table(at, t("col_contribution"))
+    assert list(reasons[t("col_input")]) == [feature_label(r["feature"]) for r in chosen["reasons"]]
+    listed = at.selectbox(key=f"intake_{chosen['agency']}").options
+    assert all("氏名" not in option and chosen["person_key"] not in option for option in listed)
+
+
+@pytest.mark.parametrize("end", ["highest", "lowest"])
+def test_the_review_threshold_is_judged_on_the_shown_probability(platform, end):
+    scored = platform["scored"].sort_values("risk_score", ascending=end == "lowest").iloc[0]
+    at = _open(_app(), {"agency": scored["agency_id"], "report": scored["report_id"]})
+    threshold = platform["model"].review_threshold
+    above = scored["risk_score"] >= threshold
+    assert above == (end == "highest")  # a world whose scores straddle the threshold
+    shown = (at.warning[1] if above else at.info[0]).value
+    assert shown == t("above_threshold" if above else "below_threshold", threshold=f"{threshold:.1%}")
+
+
+def test_an_intake_is_not_shown_when_its_view_cannot_be_audited(chosen, monkeypatch):
+    from app.views import intake
+
+    def refuse(*_):
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(intake, "log_access", refuse)
+    at = _open(_app(), chosen)
+    assert at.exception and not at.metric and not at.dataframe
+
+
+def test_missing_information_what_ifs_move_the_probability_the_way_shap_says(platform, chosen):
+    model, features = platform["model"], chosen["features"]
+    table = assessment.what_ifs(model, features)
+    assert set(table["item"]) == set(assessment.missing_items(features)) and len(table) >= 4
+    current = assessment.probabilities(model, features).iloc[0]
+    assert current == pytest.approx(chosen["score"], abs=1e-9)  # rescoring reproduces the stored score
+
+    def shap(frame: pd.DataFrame) -> pd.Series:
+        return grouped_contributions(model.contributions(design_matrix(frame))).iloc[0]
+
+    now = shap(features)
+    for row in table.itertuples():
+        change = shap(assessment.found_out(features, row.item, row.value)) - now
+        if abs(row.change) > 1e-6:  # SHAP values add up to the log-odds: the total moves with the probability
+            assert np.sign(row.change) == np.sign(change.sum())
+        if abs(row.change) >= 0.02:  # a clear move comes from the item itself, not from its interactions
+            assert np.sign(row.change) == np.sign(change[row.item]), (row.item, row.value)
+
+    at = _open(_app(), chosen)
+    shown = _table(at, t("col_change"))
+    assert list(shown[t("col_change")]) == [f"{100 * c:+.1f}" for c in table["change"]]
+
+
+def test_finding_out_an_item_of_an_unassessed_intake_implies_an_assessment(chosen):
+    items = [i.name for i in assessment_items()]
+    blank = chosen["features"].assign(has_assessment=0, **{item: None for item in items})
+    assert assessment.missing_items(blank) == items
+    found = assessment.found_out(blank, "domestic_violence", "yes")
+    assert found["has_assessment"].iloc[0] == 1 and found["domestic_violence"].iloc[0] == "yes"
+    assert (found[[i for i in items if i != "domestic_violence"]] == "unknown").all(axis=None)
+
+
+def test_the_checklist_stands_beside_the_model(chosen):
+    at = _open(_app(), chosen)
+    questions = _table(at, t("col_question"))
+    answers, verdict = assessment.checklist(chosen["features"])
+    assert len(questions) == 8
+    assert list(questions[t("col_answer")] == "✓") == list(answers)
+    assert any(t(f"verdict.{verdict}") in m.value for m in at.markdown)
+
+
+def test_a_decision_is_the_workers_needs_a_rationale_and_keeps_what_was_shown(chosen):
+    stored = len(_rows(worker_decisions))
+    at = _open(_app(), chosen)
+    decision = next(r for r in at.radio if r.key.startswith("decision_"))
+    assert decision.value is None  # the model never pre-selects
+    decision.set_value("protect")
+    at.button[0].click().run()
+    assert t("rationale_missing") in at.error[0].value and len(_rows(worker_decisions)) == stored
+
+    next(r for r in at.radio if r.key.startswith("decision_")).set_value("protect")
+    next(a for a in at.text_area if a.key.startswith("rationale_")).input("頭部の外傷を本人が訴えている")
+    at.button[0].click().run()
+    assert not at.error and at.success
+    [saved] = _rows(worker_decisions)[stored:]
+    assert (saved["agency_id"], saved["report_id"], saved["worker_id"], saved["decision"]) == (
+        chosen["agency"], chosen["report"], USER, "protect")
+    assert saved["risk_score_shown"] == pytest.approx(chosen["score"]) and saved["model_version"] == chosen["version"]
+    assert _rows(audit_log)[-1]["action"] == "record_decision"
+    at.run()
+    assert next(r for r in at.radio if r.key.startswith("decision_")).value is None  # a fresh form for the next
+
+
+def test_switching_to_english_changes_the_labels(chosen):
+    at = _open(_app(), chosen)
+    assert at.metric[0].label == t("probability", "ja")
+    at.sidebar.radio(key="language").set_value("en").run()
+    assert at.metric[0].label == t("probability", "en") != t("probability", "ja")
+    assert "SYNTHETIC" in at.caption[0].value and at.metric[0].value == f"{chosen['score']:.1%}"
+    assert t("col_question", "en") in _table(at, t("col_question", "en")).columns
+
+
+def test_the_model_page_shows_the_champion_and_its_test_auc(platform):
+    at = _app()
+    at.sidebar.radio(key="page").set_value("model").run()
+    assert not at.exception
+    run = platform["client"].get_run(platform["champion"].run_id)
+    metrics = at.dataframe[0].value
+    assert metrics.loc["lightgbm", "auc"].startswith(f"{run.data.metrics['test_lightgbm_auc']:.3f}")
+    assert metrics.loc["checklist", "auc"].startswith(f"{run.data.metrics['test_checklist_auc']:.3f}")
+    text = " ".join(m.value for m in at.markdown)
+    assert t("promotion", decision=t("promoted")) in text
+    assert run.data.tags["promotion.reasons"].split("; ")[0] in text
+    assert any(f"{platform['champion'].version}" in m.value for m in at.markdown)
+
+
+def test_without_a_warehouse_the_page_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "empty"))
+    at = _app()
+    assert t("no_warehouse") in at.info[0].value and not at.exception
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_app_starts_for_real(platform):
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "KODOMO_HOME": str(platform["home"])})
+    try:
+        deadline, health = time.monotonic() + 60, None
+        while time.monotonic() < deadline and health != "ok":
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    health = response.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert health == "ok"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
