@@ -82,9 +82,10 @@ def show_checklist(features: pd.DataFrame, lang: str) -> int:
     st.subheader(t("checklist", lang))
     st.caption(t("checklist_help", lang))
     answers, verdict = checklist(features)
+    # The answer first: a long question must not push it out of a narrow column.
     st.dataframe(pd.DataFrame({
-        t("col_question", lang): [t(f"question.{q}", lang) for q in answers.index],
         t("col_answer", lang): ["✓" if answered else "—" for answered in answers],
+        t("col_question", lang): [t(f"question.{q}", lang) for q in answers.index],
     }), hide_index=True)
     st.markdown(f"**{t('verdict', lang, verdict=t(f'verdict.{verdict}', lang))}**")
     return verdict
