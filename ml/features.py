@@ -174,8 +174,9 @@ def _overdue_immunizations_sql() -> str:
 
     - A dose is given when a record of its vaccine and dose number was known at receipt; a vaccine is routine
       only for births from ``routine_for_births_from``.
-    - Only doses falling due since the records begin (the first administration delivered by any agency)
-      are judged: an older child's infant doses predate the records and say nothing about the child.
+    - Only doses falling due since the records begin (the earliest administration in any agency's records as
+      known at receipt) are judged: an older child's infant doses predate the records and say nothing about
+      the child.
     - Within a ``programme_group`` a child follows one programme (5-in-1 or 4-in-1 + Hib; rota 2 or 3 doses),
       judged by its own vaccines only. A programme is offered to the child when a dose of one of its vaccines
       is recorded, or when its standard first dose (birth + dose 1's ``earliest_age``) falls within
@@ -183,7 +184,12 @@ def _overdue_immunizations_sql() -> str:
       programmes (the rank-1 programme's if none is): the child is judged against the programme that fits best.
     """
     return f"""
-        with records as (select min(administered_date) as since from valid.immunizations_versions),
+        with records as (
+            select i.agency_id, i.report_id, r.since
+            from _ml_intakes i
+            asof join (select updated_at, min(administered_date) over (order by updated_at) as since
+                       from valid.immunizations_versions) r
+              on i.received_at >= r.updated_at),
         known as (
             select distinct i.agency_id, i.report_id, g.vaccine, g.dose
             from _ml_intakes i
@@ -196,10 +202,11 @@ def _overdue_immunizations_sql() -> str:
             select i.agency_id, i.report_id, s.programme_group, s.programme, s.programme_rank,
                    s.first_dose_from, s.first_dose_before, s.dose,
                    cast(i.birth_date + s.earliest_age as date) as standard_dose_on,
-                   d.due_on < cast(i.received_at as date) and d.due_on >= (select since from records)
+                   d.due_on < cast(i.received_at as date) and d.due_on >= r.since
                        and k.dose is null as overdue,
                    v.vaccine is not null as vaccine_recorded
             from _ml_intakes i
+            join records r using (agency_id, report_id)
             join _ml_schedule s on s.routine_for_births_from is null or i.birth_date >= s.routine_for_births_from
             join ({_standard_due_dates_sql()}) d using (birth_date, programme, vaccine, dose)
             left join known k using (agency_id, report_id, vaccine, dose)

@@ -205,6 +205,9 @@ def test_within_agency_history_sees_only_the_intakes_own_agency():
     lambda w: w.add("alerts", "2021-04-02 09:00", agency_id="131016", local_child_id="T9", alert_id="L2",
                     alert_type="found", issued_at="2021-04-02 09:00"),
     lambda w: w.add("immunizations", "2021-04-10 09:00", vaccine="mr", dose=2, administered_date="2021-04-09"),
+    # Another child's dose, entered later but given before the records known at receipt begin.
+    lambda w: w.add("immunizations", "2021-05-01 09:00", local_child_id="B7", vaccine="bcg", dose=1,
+                    administered_date="2016-01-10"),
     lambda w: w.add("assessments", "2021-05-01 09:00", assessed_at="2021-04-01 14:00", report_id="R1",
                     injury_severity="severe", child_disclosure="serious"),  # a revision of the assessment
 ])
