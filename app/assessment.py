@@ -46,9 +46,8 @@ def found_out(intake: pd.DataFrame, item: str, value: str) -> pd.DataFrame:
 
 
 def probabilities(model: RiskModel, frame: pd.DataFrame) -> pd.Series:
-    """The champion's calibrated probability, computed as batch scoring does (``RiskModel.explain``)."""
-    probability, _ = model.explain(design_matrix(frame), feature_values(frame))
-    return pd.Series(probability, index=frame.index)
+    """The model's calibrated probability (the what-ifs need no reasons, so no SHAP values are computed)."""
+    return pd.Series(model.predict_proba(design_matrix(frame)), index=frame.index)
 
 
 def what_ifs(model: RiskModel, intake: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +58,8 @@ def what_ifs(model: RiskModel, intake: pd.DataFrame) -> pd.DataFrame:
     frame = pd.concat([found_out(intake, item, value) for item, value in cases], ignore_index=True)
     rescored = probabilities(model, frame)
     current = float(probabilities(model, intake).iloc[0])
-    now = [feature_values(intake)[item].iloc[0] for item, _ in cases]
+    recorded = feature_values(intake).iloc[0]
+    now = [recorded[item] for item, _ in cases]
     return pd.DataFrame({
         "item": [item for item, _ in cases], "now": now, "value": [value for _, value in cases],
         "probability": rescored.to_numpy(), "change": rescored.to_numpy() - current,

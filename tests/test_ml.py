@@ -18,7 +18,7 @@ from ml.checklist import (EMERGENCY_PROTECTION, INTENSIVE_SUPPORT, NO_CONCERN, P
                           answer_questions, checklist_score)
 from ml.evaluate import auc, average_precision, bootstrap_indices, expected_calibration_error
 from ml.explain import top_reasons
-from ml.fairness import INSUFFICIENT, FairnessLimits, gap_violations, subgroup_table
+from ml.fairness import INSUFFICIENT, gap_violations, subgroup_table
 from ml.features import (HISTORY_FEATURES, assessment_items, build_features, design_matrix, feature_groups,
                          feature_names)
 from ml.labels import build_labels
