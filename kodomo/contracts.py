@@ -19,6 +19,23 @@ PERSON_COLUMNS = ("local_child_id", "child_name", "child_kana", "sex", "birth_da
 
 
 @dataclass(frozen=True)
+class LineageColumn:
+    name: str
+    duckdb_type: str
+    description: str
+
+
+#: Lineage the ingestion adds to every raw and valid row: where and when the row was delivered. The ingestion,
+#: the warehouse types, the GX suites and the dbt sources all read this one list.
+LINEAGE_COLUMNS = (
+    LineageColumn("_file", "VARCHAR", "landing file the version was read from (relative to the landing)"),
+    LineageColumn("_line", "INTEGER", "line of the record in that file (1 = header)"),
+    LineageColumn("_delivery_date", "DATE", "delivery date from the file name (empty for agencies.csv)"),
+    LineageColumn("_seq", "INTEGER", "delivery sequence number from the file name"),
+)
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     type: str
@@ -154,3 +171,8 @@ def contract(feed: str) -> Contract:
 
 def all_contracts() -> dict[str, Contract]:
     return {feed: contract(feed) for feed in FEEDS}
+
+
+def person_feeds() -> tuple[str, ...]:
+    """The feeds whose rows describe a child (``person: true``), in load order."""
+    return tuple(c.feed for c in all_contracts().values() if c.person)

@@ -89,10 +89,7 @@ for _table in (audit_log, worker_decisions):
 
 
 def database_url(settings: Settings) -> str:
-    if settings.env == "production":
-        # A bare postgresql:// would make SQLAlchemy look for psycopg2; the platform ships psycopg 3.
-        return settings.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"sqlite:///{settings.home / 'operational.db'}"
+    return settings.operational_url
 
 
 def connect(settings: Settings) -> Engine:

@@ -46,19 +46,16 @@ MARGIN_ARTIFACT = "history_margin.json"
 
 
 def tracking_uri(settings: Settings) -> str:
-    if settings.env == "production":
-        # SQLAlchemy's default PostgreSQL driver is psycopg2; the platform ships psycopg 3.
-        return settings.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"sqlite:///{settings.home / 'mlflow' / 'mlflow.db'}"
+    return settings.mlflow_tracking_uri
 
 
 def artifact_location(settings: Settings) -> str:
-    return (settings.home / "mlflow" / "artifacts").as_uri()
+    return settings.mlflow_artifacts_uri
 
 
 def connect(settings: Settings) -> MlflowClient:
     """Point MLflow at the environment's tracking and registry store."""
-    (settings.home / "mlflow").mkdir(parents=True, exist_ok=True)
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(settings)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
