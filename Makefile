@@ -9,7 +9,10 @@ DEMO_SCALE ?= prefecture
 
 .PHONY: setup test demo app dagster bench clean
 
+# dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, is parsed
+# here when it is older than the project; every `kodomo run` checks it again. Importing the code never runs dbt.
 setup: $(VENV)/.installed
+	$(BIN)/python -m orchestration.defs.conform.project
 
 # Exact versions come from requirements.lock; uv (installed by pip) only makes the install fast.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -45,3 +48,20 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# dbt's documentation on http://127.0.0.1:$(DOCS_PORT): lineage from the feeds' sources to the marts and their
+# consumers (the exposures of dbt_project/models/exposures.yml: the risk model and the app pages). Column types
+# come from the warehouse of $(KODOMO_HOME) once the pipeline has run; before that the docs show the project alone.
+DOCS_PORT ?= 8081
+DOCS_TARGET := $(CURDIR)/dbt_project/target/docs
+.PHONY: docs
+docs: setup
+	mkdir -p $(DOCS_TARGET)
+	cd dbt_project && if test -f "$(KODOMO_HOME)/warehouse.duckdb"; then \
+		DBT_DUCKDB_PATH="$(KODOMO_HOME)/warehouse.duckdb" ../$(BIN)/dbt docs generate --quiet --target-path $(DOCS_TARGET); \
+	else \
+		DBT_DUCKDB_PATH=$(DOCS_TARGET)/empty.duckdb ../$(BIN)/dbt docs generate --quiet --empty-catalog \
+			--target-path $(DOCS_TARGET); \
+	fi
+	cd dbt_project && ../$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser \
+		--target-path $(DOCS_TARGET)

@@ -1,6 +1,7 @@
 """What the intake page computes from one intake's features: missing information and its what-ifs, the checklist.
 
-Pure functions of a one-row features frame (``ml.features``) and the scoring model; no Streamlit here.
+Pure functions of a one-row features frame (a row of ``marts.intake_features``) and the scoring model; no
+Streamlit here.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def found_out(intake: pd.DataFrame, item: str, value: str) -> pd.DataFrame:
 
 def probabilities(model: RiskModel, frame: pd.DataFrame) -> pd.Series:
     """The model's calibrated probability (the what-ifs need no reasons, so no SHAP values are computed)."""
-    return pd.Series(model.predict_proba(design_matrix(frame)), index=frame.index)
+    return pd.Series(model.predict_proba(design_matrix(frame))[:, 1], index=frame.index)
 
 
 def what_ifs(model: RiskModel, intake: pd.DataFrame) -> pd.DataFrame:

@@ -108,6 +108,8 @@ _UI = {
     "page_model": ("データサイエンティスト: モデル", "Data scientist: model"),
     "no_warehouse": ("ウェアハウスにスコアがありません。先に `kodomo run --landing DIR` を実行してください。",
                      "The warehouse holds no scores yet: run `kodomo run --landing DIR` first."),
+    "warehouse_unavailable": ("データを読み込めませんでした。処理の更新中の可能性があります。しばらくしてから再読み込みしてください。",
+                              "The data could not be read; it may be being updated. Please reload in a moment."),
     "agency": ("機関", "Agency"),
     "intake": ("未終結のインテーク（通告）", "Open intake (report)"),
     "choose": ("選択してください", "Choose one"),
@@ -200,6 +202,15 @@ def t(key: str, language: str = DEFAULT_LANGUAGE, **values) -> str:
     """The text of ``key`` in ``language``, with ``{placeholders}`` filled in."""
     text = TEXT[language][key]
     return text.format(**values) if values else text
+
+
+_MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()#+-.!|<>~$:=")
+
+
+def literal(value: object) -> str:
+    """A delivered value (an ID, a code) for a Markdown text: every Markdown character escaped, so it shows as
+    typed and can never become a link, an image or formatting."""
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in str(value))
 
 
 def has(key: str, language: str = DEFAULT_LANGUAGE) -> bool:

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from kodomo.settings import get_settings
+
 # The pipeline's ingestion group, in a child process that prints its own peak RSS (KiB) last.
 INGEST = (
-    "from pathlib import Path; import resource, sys;"
+    "from pathlib import Path; import resource, sys; import dagster as dg;"
     "from kodomo.settings import get_settings; from orchestration.runner import run_pipeline;"
-    "run_pipeline(get_settings(), Path(sys.argv[1]), group='ingestion');"
+    "run_pipeline(get_settings(), Path(sys.argv[1]), dg.AssetSelection.groups('ingestion'));"
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 )
 
@@ -25,7 +26,7 @@ def parse_arguments(description: str, extra: list[tuple[str, str]] = ()) -> tupl
         parser.add_argument(option, default=default)
     parser.add_argument("--scale", default="prefecture", choices=("small", "prefecture", "national"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", default=os.path.join(os.environ.get("KODOMO_HOME", ".kodomo"), "bench"))
+    parser.add_argument("--workdir", default=str(get_settings().home / "bench"))
     args = parser.parse_args()
     return args, Path(args.workdir).resolve()
 

@@ -1,16 +1,16 @@
 """Benchmark of the risk model (targets on `prefecture`: features + training + evaluation ≤ 120 s;
 scoring one intake with its SHAP reasons ≤ 50 ms at p95 over 1,000 intakes, in-process).
 
-Generates the landing once (cached under the work folder) and builds the platform up to the person
-links once (cached too); then times the label and feature build, training and evaluation, MLflow
-logging and promotion, and single-intake scoring. The generator's ground truth is read here, for
-evaluation only: the oracle's AUC on the same test intakes and a check of the labels.
+Generates the landing once (cached under the work folder) and builds the platform once (every asset
+but the model's: the feature marts are dbt's; cached too); then times the labels and the reading of the
+feature marts, training and evaluation, MLflow logging and promotion, and single-intake scoring. The
+generator's ground truth is read here, for evaluation only: the oracle's AUC on the same test intakes and a
+check of the labels.
 
     python bench/train.py --scale prefecture [--seed 0] [--workdir .kodomo/bench]
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -22,14 +22,14 @@ import pandas as pd
 from common import ensure_landing, parse_arguments
 
 from kodomo.settings import get_settings
-from ml.backtest import build_platform
 from ml.evaluate import auc, bootstrap_indices, estimate, paired_difference
-from ml.features import KEY, build_features, design_matrix, feature_values
+from ml.features import KEY, design_matrix, feature_values, read_features
 from ml.labels import build_labels, data_end
 from ml.lifecycle import promote_challenger, score_open_intakes
 from ml.pipeline import train_and_evaluate
 from ml.registry import log_training_run
-from ml.store import FEATURES, FEATURES_WITHIN_AGENCY, LABELS, write_table
+from ml.store import LABELS, write_table
+from orchestration.runner import build_platform
 
 LATENCY_INTAKES = 1000
 
@@ -37,7 +37,7 @@ LATENCY_INTAKES = 1000
 def ensure_platform(landing: Path, home: Path) -> Path:
     warehouse = home / "warehouse.duckdb"
     if not (home / ".built").is_file():
-        build_platform(landing, home)
+        build_platform(get_settings().at_home(home), landing)
         (home / ".built").touch()
     return warehouse
 
@@ -87,20 +87,19 @@ def main() -> int:
     landing = ensure_landing(workdir, args.scale, args.seed)
     home = workdir / f"ml-home-{args.scale}-{args.seed}"
     warehouse = ensure_platform(landing, home)
-    settings = dataclasses.replace(get_settings(), home=home)
+    settings = get_settings().at_home(home)
 
     with duckdb.connect(str(warehouse)) as con:
         con.execute("set enable_progress_bar = false")  # stdout carries the JSON
         started = time.perf_counter()
         labels = build_labels(con)
-        features = build_features(con, "linked")
-        within = build_features(con, "agency")
+        features = read_features(con)
+        within = read_features(con, within_agency=True)
         end = data_end(con)
         features_s = time.perf_counter() - started
         report = train_and_evaluate(features, labels, within, end)
         train_eval_s = time.perf_counter() - started - features_s
-        for table, frame in ((LABELS, labels), (FEATURES, features), (FEATURES_WITHIN_AGENCY, within)):
-            write_table(con, table, frame)
+        write_table(con, LABELS, labels)
         started = time.perf_counter()
         registered = log_training_run(report, settings)
         decision = promote_challenger(con, settings)

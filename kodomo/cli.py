@@ -2,19 +2,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from kodomo.contracts import FEEDS
+from kodomo.ingest.archive import ArchiveError
+from kodomo.ingest.landing import LandingError, check_landing
 from kodomo.settings import get_settings
+
 
 class CommandError(Exception):
     """A one-line error for the operator; the command exits 1."""
+
+
+#: Errors whose message is written for the operator: shown as they are, without a traceback.
+OPERATOR_ERRORS = (CommandError, LandingError, ArchiveError, ValueError)
 
 
 def _progress(message: str) -> None:
@@ -33,27 +40,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _landing(path: str) -> Path:
-    landing = Path(path)
-    if not landing.is_dir():
-        raise CommandError(f"landing folder not found: {landing}")
-    return landing.resolve()
+    """The landing folder, resolved; missing, not a folder or without agencies.csv is a one-line error."""
+    return check_landing(Path(path))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.lifecycle import RunRefused
     from orchestration.runner import run_pipeline
 
     landing = _landing(args.landing)
     settings = get_settings()
     started = time.perf_counter()
     # dbt's event lines (hundreds per build) go to a log file: the command's output is a short summary.
-    log_path = settings.reports_dir / "run.log"
+    log_path = settings.run_log_path
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        try:
-            run_pipeline(settings, landing)
-        except Exception:
-            _progress(f"kodomo run failed: the steps' output is in {log_path}")
-            raise
+    try:
+        run_pipeline(settings, landing, step_log=log_path)
+    except RunRefused as exc:
+        raise CommandError(str(exc)) from None
+    except Exception:
+        _progress(f"kodomo run failed, the published state is unchanged: the steps' output is in {log_path}")
+        raise
     report = json.loads(settings.ingest_report_path.read_text(encoding="utf-8"))
     records = sum(r["records"] for r in report.values())
     quarantined = sum(r["rows_quarantined"] for r in report.values())
@@ -74,12 +81,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         ordered = {feed: {k: report[feed][k] for k in spec_fields} for feed in FEEDS if feed in report}
         print(json.dumps(ordered, ensure_ascii=False))
         return 0
-    print(f"{'feed':<16}{'files':>7}{'q.files':>9}{'rows':>10}{'valid':>10}{'q.rows':>8}{'records':>10}")
+    print(f"{'feed':<16}{'files':>7}{'q.files':>9}{'ignored':>9}{'rows':>10}{'valid':>10}{'q.rows':>8}{'records':>10}")
     for feed in FEEDS:
         if feed in report:
             r = report[feed]
-            print(f"{feed:<16}{r['files_read']:>7}{r['files_quarantined']:>9}{r['rows_read']:>10}"
-                  f"{r['rows_valid']:>10}{r['rows_quarantined']:>8}{r['records']:>10}")
+            print(f"{feed:<16}{r['files_read']:>7}{r['files_quarantined']:>9}{r.get('files_ignored', 0):>9}"
+                  f"{r['rows_read']:>10}{r['rows_valid']:>10}{r['rows_quarantined']:>8}{r['records']:>10}")
     return 0
 
 
@@ -91,8 +98,11 @@ def cmd_export_links(args: argparse.Namespace) -> int:
     warehouse = get_settings().warehouse_path
     if not warehouse.is_file():
         raise CommandError(f"no linkage result yet: run 'kodomo run --landing DIR' first ({warehouse} missing)")
+    out = Path(args.out)
+    if out.parent.exists() and not out.parent.is_dir():
+        raise CommandError(f"cannot write {out}: {out.parent} is not a folder")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = export_links(con, Path(args.out))
+        rows = export_links(con, out)
     _progress(f"wrote {rows} child records to {args.out}")
     return 0
 
@@ -105,46 +115,132 @@ def _cutoff(text: str) -> dt.date:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    import tempfile
+
     from ml.backtest import run_backtest
+    from orchestration.runner import build_platform
 
     landing = _landing(args.landing)
     cutoff = _cutoff(args.cutoff)
     started = time.perf_counter()
-    result = run_backtest(landing, cutoff, Path(args.out), progress=_progress)
+    # A backtest builds its own platform from the landing in a scratch home: the published state is not touched.
+    with tempfile.TemporaryDirectory(prefix="kodomo-backtest-") as scratch:
+        _progress(f"backtest: building the platform from {landing} in {scratch}")
+        warehouse = build_platform(get_settings().at_home(Path(scratch)), landing)
+        result = run_backtest(warehouse, cutoff, Path(args.out), progress=_progress)
     print(f"kodomo backtest: trained on {result.trained_on} intakes, scored {result.scored} received from "
           f"{cutoff} into {result.out} in {time.perf_counter() - started:.1f}s")
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from kodomo.operational import connect, verify
+
+    result = verify(connect(get_settings()))
+    print(result.line)
+    return 0 if result.ok else 1
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from kodomo.onestop.chatbot import ask_file
+
+    for line in ask_file(Path(args.batch)):
+        print(line)
+    return 0
+
+
+def cmd_navigate(args: argparse.Namespace) -> int:
+    from kodomo.onestop.navigator import navigate_file
+
+    print(json.dumps(navigate_file(Path(args.household)), ensure_ascii=False))
+    return 0
+
+
+def _date_argument(text: str) -> str:
+    """A YYYY-MM-DD argument, checked when the arguments are parsed (before any slow import); kept as text."""
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, not {text!r}") from None
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line too (``--help`` has the usage); exit 2 as argparse does."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kodomo", description=__doc__)
+    parser = _Parser(prog="kodomo", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    # Also accepted after the subcommand; SUPPRESS keeps a subcommand from resetting the global flag.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("generate", help="write a synthetic landing folder and its ground truth")
+    p = sub.add_parser("generate", parents=[debug], help="write a synthetic landing folder and its ground truth")
     p.add_argument("--out", required=True)
     p.add_argument("--scale", choices=("small", "prefecture", "national"), default="prefecture")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("run", help="run the whole pipeline on a landing folder")
+    p = sub.add_parser("run", parents=[debug], help="run the whole pipeline on a landing folder")
     p.add_argument("--landing", required=True)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="counts of the last run")
+    p = sub.add_parser("report", parents=[debug], help="counts of the last run")
     p.add_argument("what", choices=("ingest",))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("export-links", help="the linkage result of the last run")
+    p = sub.add_parser("export-links", parents=[debug], help="the linkage result of the last run")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export_links)
 
-    p = sub.add_parser("backtest", help="train before a cutoff and score intakes after it")
+    p = sub.add_parser("backtest", parents=[debug], help="train before a cutoff and score intakes after it")
     p.add_argument("--landing", required=True)
-    p.add_argument("--cutoff", required=True)
+    p.add_argument("--cutoff", required=True, type=_date_argument)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("audit", parents=[debug], help="check the audit log's hash chain and protections")
+    p.add_argument("what", choices=("verify",))
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("ask", parents=[debug], help="the single-parent chatbot, one question a line")
+    p.add_argument("--batch", required=True)
+    p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("navigate", parents=[debug], help="the single-parent navigator for one household")
+    p.add_argument("--household", required=True)
+    p.add_argument("--json", action="store_true", help="the answer as JSON (the only output format)")
+    p.set_defaults(func=cmd_navigate)
     return parser
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The error at the bottom of a chain: Dagster wraps a step's own error in its own."""
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
+
+
+def error_line(exc: BaseException) -> str:
+    """One line saying what failed and where, for any error a command can end with."""
+    inner = _innermost(exc)
+    if isinstance(inner, OPERATOR_ERRORS):
+        text = str(inner)
+    elif isinstance(inner, OSError) and inner.filename:
+        text = f"{(inner.strerror or type(inner).__name__).lower()}: {inner.filename}"
+    else:
+        lines = [line for line in str(inner).splitlines() if line.strip()]
+        text = f"{type(inner).__name__}: {lines[0] if lines else ''} (run with --debug for the traceback)"
+    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,11 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kodomo.progress").setLevel(logging.INFO)
     try:
         return args.func(args)
-    except CommandError as exc:
-        print(f"kodomo {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"kodomo {args.command}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"kodomo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 — every failure ends in one line; --debug shows where it came from
+        if args.debug:
+            traceback.print_exc()
+        print(f"kodomo {args.command}: {error_line(exc)}", file=sys.stderr)
         return 1
 
 

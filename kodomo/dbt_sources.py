@@ -11,20 +11,39 @@ twice. A test asserts that the committed file equals what this module renders.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
 
-from kodomo.contracts import Column, Contract, all_contracts
+from kodomo.contracts import LINEAGE_COLUMNS, Column, Contract, all_contracts
 from kodomo.ingest.store import duckdb_type
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+def project_digest(names: Iterable[str], project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A digest of the dbt project's files under ``names`` (files or folders), with their paths.
+
+    What dbt's outputs (the manifest, compiled SQL) are made from: contents, not modification times, since a dbt
+    command that began before a file changed writes an output newer than the file it does not reflect.
+    """
+    digest = hashlib.sha256()
+    for name in names:
+        path = project_dir / name
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 SOURCES_PATH = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
+#: The routine immunization schedule, the one copy every rule reads (documented in seeds/_seeds.yml).
+SCHEDULE_SEED = DBT_PROJECT_DIR / "seeds" / "immunization_schedule.csv"
 
 #: Feeds whose version history the dbt project reads (point-in-time: when a report was substantiated,
-#: when a checkup was missed even if it was made up later).
-VERSIONED_FEEDS = ("case_reports", "checkups")
+#: when a checkup was missed even if it was made up later, what an intake's assessment said when first recorded).
+VERSIONED_FEEDS = ("case_reports", "assessments", "checkups")
 
 #: What each contract type means, for the column descriptions.
 _TYPE_TEXT = {
@@ -47,15 +66,6 @@ _TYPE_TEXT = {
 _PERSONAL_TYPES = {"name", "kana", "text"}
 #: Feeds that describe agencies, not children: their free text (an agency's name) is not personal data.
 _REFERENCE_FEEDS = ("agencies",)
-
-#: Lineage columns the ingestion adds to every valid table (kodomo/ingest/store.py).
-_METADATA_COLUMNS = (
-    ("_file", "varchar", "landing file the version was read from (relative to the landing)"),
-    ("_line", "integer", "line of the record in that file (1 = header)"),
-    ("_delivery_date", "date", "delivery date from the file name (empty for agencies.csv)"),
-    ("_seq", "integer", "delivery sequence number from the file name"),
-)
-
 
 def _description(column: Column) -> str:
     parts = [_TYPE_TEXT[column.type]]
@@ -98,8 +108,9 @@ def _columns(contract: Contract, with_tests: bool) -> list[dict]:
         if tests:
             spec["data_tests"] = tests
         out.append(spec)
-    for name, data_type, text in _METADATA_COLUMNS:
-        out.append({"name": name, "data_type": data_type, "description": f"Lineage: {text}."})
+    for lineage in LINEAGE_COLUMNS:
+        out.append({"name": lineage.name, "data_type": lineage.duckdb_type.lower(),
+                    "description": f"Lineage: {lineage.description}."})
     return out
 
 

@@ -1,30 +1,70 @@
 """The operational store: what people do in the app, kept apart from the warehouse (which the app only reads).
 
-Two tables, both append-only:
-- ``audit_log``: every view of a child's intake or record (when, who, in which role, what) and every
-  decision recorded, written before the record is shown;
+Two append-only tables and the accounts:
+- ``audit_log``: every view of a child's intake or record (when, who, in which role, what), every decision
+  recorded and every sign-in, written before anything is shown;
 - ``worker_decisions``: a worker's own decision on an intake, with the probability and model version the
-  worker saw.
+  worker saw;
+- ``accounts``: the local accounts people sign in with (``kodomo.appdata.accounts``); changed only through
+  audited functions, never deleted (an account is deactivated).
 
 The back end is chosen by configuration (``kodomo.settings``): SQLite at ``$KODOMO_HOME/operational.db``
-locally, PostgreSQL at ``KODOMO_POSTGRES_URL`` with ``KODOMO_ENV=production``. Tables are created when
-missing. This module offers no update or delete, and database triggers refuse them: the MHLW security
-guideline asks for access logs protected against deletion and tampering, and a changed decision is a new row.
+locally, PostgreSQL at ``KODOMO_POSTGRES_URL`` with ``KODOMO_ENV=production``. The MHLW security guideline asks
+for access logs protected against deletion and tampering, and a changed decision is a new row, so:
+
+- database triggers refuse updates, deletes, inserts that would replace a row (SQLite's ``INSERT OR
+  REPLACE``), ``TRUNCATE`` (PostgreSQL, where they fire ``ALWAYS``, even under
+  ``session_replication_role = replica``) and times other than the database's own;
+- each audit row carries ``hash`` = sha256 over its fields and the previous row's hash (``prev_hash``; the
+  first row chains to ``GENESIS``); a decision's audit row carries a digest of the decision as stored.
+  Appends are serialised (``BEGIN IMMEDIATE`` / an advisory lock), so concurrent writers extend one chain.
+  ``verify`` walks the chain and names the first broken link;
+- in production the app and pipeline connect as ``Settings.operational_app_role``, which may only insert
+  into and read the two tables (and read, add and change accounts); the schema is migrated (Alembic,
+  ``kodomo.migrations``) and triggers and grants are made as the owner (``Settings.postgres_url``);
+- ``connect`` recreates a missing, changed or disabled protection, logs it and records it in the chain (a
+  ``restore_protections`` row, which ``verify`` reports as a break: protections were removed by someone). It
+  then checks the chain's last link and logs an error if broken, but still starts: caseworkers must keep
+  working, and the evidence stays in the chain for ``kodomo audit verify``.
+
+A superuser who drops the tables, or deletes the newest rows and hides it, leaves a shorter chain that is
+valid: ``AuditVerification.last_hash`` is the value to keep outside the store to catch that.
 """
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from functools import cache
 
-from sqlalchemy import (DDL, BigInteger, CheckConstraint, Column, DateTime, Engine, Float, Integer, MetaData, String,
-                        Table, Text, create_engine, event, insert, select)
+from sqlalchemy import (DDL, BigInteger, Boolean, CheckConstraint, Column, Connection, DateTime, Engine, Float,
+                        Index, Integer, MetaData, RowMapping, String, Table, Text, bindparam, create_engine, event,
+                        func, insert, inspect, select, text)
+from sqlalchemy.engine import make_url
 
+from kodomo import migrations
 from kodomo.contracts import contract
 from kodomo.settings import Settings
 
-CASEWORKER, DATA_SCIENTIST = "caseworker", "data_scientist"
-VIEW_INTAKE, RECORD_DECISION = "view_intake", "record_decision"
+log = logging.getLogger(__name__)
+
+CASEWORKER, SUPERVISOR, HEALTH_STAFF, FAMILY_SUPPORT = "caseworker", "supervisor", "health_staff", "family_support"
+MANAGER, DATA_SCIENTIST, ADMIN, SYSTEM = "manager", "data_scientist", "admin", "system"
+ROLES = (CASEWORKER, SUPERVISOR, HEALTH_STAFF, FAMILY_SUPPORT, MANAGER, DATA_SCIENTIST, ADMIN)  # an account's role
+VIEW_INTAKE, RECORD_DECISION, RESTORE_PROTECTIONS = "view_intake", "record_decision", "restore_protections"
+SYSTEM_USER = "kodomo"
+GENESIS = "0" * 64  # the "previous hash" of the first audit row
+CLOCK_TOLERANCE_SECONDS = 60  # how far a row's time may be from the database's clock when it is inserted
+_APPEND_LOCK = 0x6B6F646F6D6F  # PostgreSQL advisory lock key of audit appends ("kodomo")
+_IMMEDIATE = "kodomo_begin_immediate"  # execution option: SQLite transaction that takes the write lock first
+
+
+class OperationalStoreError(RuntimeError):
+    """The store cannot be used safely (e.g. a store made before the audit log was tamper-evident)."""
 
 
 @cache
@@ -34,8 +74,9 @@ def decision_codes() -> tuple[str, ...]:
 
 
 metadata = MetaData()
-# SQLite autoincrements only an INTEGER primary key; PostgreSQL gets a BIGINT identity.
+# SQLite autoincrements only an INTEGER primary key; PostgreSQL gets a BIGSERIAL.
 _ID = BigInteger().with_variant(Integer, "sqlite")
+_HASH = String(64)
 
 audit_log = Table(
     "audit_log", metadata,
@@ -47,7 +88,16 @@ audit_log = Table(
     Column("agency_id", String(16)),
     Column("report_id", String(64)),
     Column("person_key", String(64)),
+    Column("decision_id", _ID),  # the worker_decisions row a record_decision entry stores
+    Column("decision_digest", _HASH),  # sha256 of that decision as stored
+    Column("detail", Text),  # what a restore_protections entry restored
+    Column("prev_hash", _HASH, nullable=False),
+    Column("hash", _HASH, nullable=False),
 )
+# Lockout after failed sign-ins reads one user's latest sign-in rows.
+Index("audit_log_user", audit_log.c.user_id, audit_log.c.id)
+# What a row's hash covers: everything but its position (the chain orders rows) and the hash itself.
+_CHAINED = [c.name for c in audit_log.columns if c.name not in ("id", "hash")]
 
 worker_decisions = Table(
     "worker_decisions", metadata,
@@ -65,45 +115,358 @@ worker_decisions = Table(
     CheckConstraint(f"decision in ({', '.join(repr(c) for c in decision_codes())})", name="decision_code"),
     CheckConstraint("length(trim(rationale)) > 0", name="rationale_given"),
 )
+_STAMPED = {audit_log: "at", worker_decisions: "decided_at"}  # each append-only table's database-set time
 
-# DDL formats its text with %, hence %% for the one placeholder of RAISE.
-_PG_APPEND_ONLY = DDL("""
-    create or replace function kodomo_append_only() returns trigger language plpgsql as $$
-    begin raise exception '%% is append-only', tg_table_name; end $$""").execute_if(dialect="postgresql")
+accounts = Table(
+    "accounts", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("display_name", String(128), nullable=False),
+    Column("agency_id", String(16), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(255), nullable=False),  # argon2id, of the password peppered with the secret
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"role in ({', '.join(repr(r) for r in ROLES)})", name="account_role"),
+    CheckConstraint("length(trim(display_name)) > 0", name="display_name_given"),
+)
+# What the app role may do to each table: append-only logs, accounts that change but are never deleted.
+_APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE"}
 
 
-def _refuse_changes(table: Table) -> None:
-    name = table.name
-    sqlite = (f"create trigger {name}_no_{verb} before {verb} on {name} "
-              f"begin select raise(abort, '{name} is append-only'); end" for verb in ("update", "delete"))
-    for statement in sqlite:
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
-    event.listen(table, "after_create", _PG_APPEND_ONLY)
-    event.listen(table, "after_create", DDL(
-        f"create trigger {name}_append_only before update or delete on {name} "
-        f"for each row execute function kodomo_append_only()").execute_if(dialect="postgresql"))
+# --- protections: the triggers (and, on PostgreSQL, their functions), by name, with the text that makes them
+
+def _sqlite_protections() -> dict[str, str]:
+    made = {}
+    for table, stamp in _STAMPED.items():
+        t = table.name
+        refuse = f"SELECT RAISE(ABORT, '{t} is append-only'); END"
+        made |= {
+            f"{t}_no_update": f"CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN {refuse}",
+            f"{t}_no_delete": f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN {refuse}",
+            # INSERT OR REPLACE deletes the row it replaces without firing delete triggers.
+            f"{t}_no_replace": f"CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} "
+                               f"WHEN EXISTS (SELECT 1 FROM {t} WHERE id = NEW.id) BEGIN {refuse}",
+            f"{t}_database_time": f"CREATE TRIGGER {t}_database_time BEFORE INSERT ON {t} "
+                                  f"WHEN coalesce(abs(julianday(NEW.{stamp}) - julianday('now')) * 86400 "
+                                  f"> {CLOCK_TOLERANCE_SECONDS}, 1) "
+                                  f"BEGIN SELECT RAISE(ABORT, '{t}.{stamp} must be the database time'); END",
+        }
+    return made
 
 
-for _table in (audit_log, worker_decisions):
-    _refuse_changes(_table)
+# Trigger function → its PL/pgSQL body, exactly as pg_proc.prosrc keeps it.
+_PG_FUNCTIONS = {
+    "kodomo_append_only": " begin raise exception '% is append-only', tg_table_name; end ",
+    "kodomo_database_time": (
+        " declare stamped timestamptz := (to_jsonb(new) ->> tg_argv[0])::timestamptz; begin"
+        f" if stamped is null or abs(extract(epoch from clock_timestamp() - stamped)) > {CLOCK_TOLERANCE_SECONDS}"
+        " then raise exception '%.% must be the database time', tg_table_name, tg_argv[0]; end if;"
+        " return new; end "),
+}
 
+
+def _pg_triggers(schema: str) -> dict[str, tuple[str, str]]:
+    """Trigger name → (table, its definition exactly as ``pg_get_triggerdef`` prints it)."""
+    made = {}
+    for table, stamp in _STAMPED.items():
+        t, on = table.name, f"{schema}.{table.name}"
+        made |= {
+            f"{t}_append_only": (t, f"CREATE TRIGGER {t}_append_only BEFORE DELETE OR UPDATE ON {on} "
+                                    "FOR EACH ROW EXECUTE FUNCTION kodomo_append_only()"),
+            f"{t}_no_truncate": (t, f"CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {on} "
+                                    "FOR EACH STATEMENT EXECUTE FUNCTION kodomo_append_only()"),
+            f"{t}_database_time": (t, f"CREATE TRIGGER {t}_database_time BEFORE INSERT ON {on} "
+                                      f"FOR EACH ROW EXECUTE FUNCTION kodomo_database_time('{stamp}')"),
+        }
+    return made
+
+
+def _damaged_protections(con: Connection) -> dict[str, str]:
+    """Protections that are missing, changed or (PostgreSQL) not firing always: name → which of these."""
+    tables = [t.name for t in _STAMPED]
+    if con.dialect.name == "sqlite":
+        found = dict(con.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                                      ":tables").bindparams(bindparam("tables", tables, expanding=True))).all())
+        return {name: _state(found.get(name)) for name, made in _sqlite_protections().items()
+                if found.get(name) != made}
+    sources = dict(con.execute(text(
+        "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace "
+        "AND proname IN :names").bindparams(bindparam("names", list(_PG_FUNCTIONS), expanding=True))).all())
+    damaged = {name: _state(sources.get(name)) for name, source in _PG_FUNCTIONS.items()
+               if sources.get(name) != source}
+    found = {name: (definition, enabled) for name, definition, enabled in con.execute(text(
+        "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger WHERE NOT tgisinternal "
+        "AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+        "AND relname IN :tables)").bindparams(bindparam("tables", tables, expanding=True)))}
+    for name, (_, made) in _pg_triggers(con.scalar(text("SELECT current_schema()"))).items():
+        definition, enabled = found.get(name, (None, None))
+        if definition != made:
+            damaged[name] = _state(definition)
+        elif enabled != "A":  # 'A' fires always; 'O' is skipped under session_replication_role = replica
+            damaged[name] = "disabled"
+    return damaged
+
+
+def _state(found: str | None) -> str:
+    return "missing" if found is None else "changed"
+
+
+def _install_protections(con: Connection, damaged: Iterable[str]) -> None:
+    """(Re)create the named protections; the connection must be the tables' owner's."""
+    if con.dialect.name == "sqlite":
+        made = _sqlite_protections()
+        for name in damaged:
+            con.execute(DDL(f"DROP TRIGGER IF EXISTS {name}"))
+            con.execute(DDL(made[name]))
+        return
+    triggers = _pg_triggers(con.scalar(text("SELECT current_schema()")))
+    for name in damaged:
+        if name in _PG_FUNCTIONS:
+            # DDL formats its text with %, hence the doubling.
+            con.execute(DDL(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+                            f"AS $${_PG_FUNCTIONS[name].replace('%', '%%')}$$"))
+            continue
+        table, definition = triggers[name]
+        con.execute(DDL(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+        con.execute(DDL(definition))
+        con.execute(DDL(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}"))
+
+
+# --- the chain
+
+def _canonical(value):
+    """A column value as hashed: times in UTC with microseconds (SQLite returns them naive, in UTC)."""
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return value.isoformat(timespec="microseconds")
+    return value
+
+
+def _digest(values: Iterable) -> str:
+    serialised = json.dumps([_canonical(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(serialised.encode()).hexdigest()
+
+
+def _row_hash(row: RowMapping | dict) -> str:
+    return _digest(row[name] for name in _CHAINED)
+
+
+def _decision_digest(decision: RowMapping) -> str:
+    return _digest(decision[c.name] for c in worker_decisions.columns)
+
+
+def _break(row: RowMapping, previous: str, decisions: dict[int, RowMapping], audited: set[int]) -> str | None:
+    """What is wrong with one audit row, given the hash of the row before it; None when it holds."""
+    if row["prev_hash"] != previous:
+        return "it does not chain to the row before it (a row was deleted, inserted, moved or rehashed)"
+    if _row_hash(row) != row["hash"]:
+        return "its content does not match its hash (the row was changed)"
+    if (decision_id := row["decision_id"]) is not None:
+        if decision_id not in decisions:
+            return f"decision {decision_id} it records is missing"
+        if decision_id in audited:
+            return f"decision {decision_id} is recorded twice"
+        if _decision_digest(decisions[decision_id]) != row["decision_digest"]:
+            return f"decision {decision_id} no longer matches what was recorded (it was changed)"
+        audited.add(decision_id)
+    if row["action"] == RESTORE_PROTECTIONS:
+        return f"protections had been removed or changed ({row['detail']}) and were restored at start"
+    return None
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    ok: bool
+    rows_checked: int
+    first_broken_id: int | None  # the audit row where the chain breaks (None: intact, or a break outside rows)
+    message: str  # what is broken, or "N rows"
+    last_hash: str = GENESIS  # the intact chain's tail: keep it elsewhere to detect a chain cut short
+
+    @property
+    def line(self) -> str:
+        """The one line `kodomo audit verify` prints."""
+        if self.ok:
+            return f"audit log intact: {self.rows_checked} rows"
+        where = f" at row {self.first_broken_id}" if self.first_broken_id is not None else ""
+        return f"audit log broken{where}: {self.message}"
+
+
+def verify(engine: Engine) -> AuditVerification:
+    """Walk the whole audit chain in order and report its first broken link, then decisions that no audit row
+    records, then protections that are missing now."""
+    with _snapshot(engine) as con:
+        decisions = {row.id: row._mapping for row in con.execute(select(worker_decisions))}
+        checked, previous, audited = 0, GENESIS, set()
+        for row in con.execute(select(audit_log).order_by(audit_log.c.id)):
+            checked += 1
+            if problem := _break(row._mapping, previous, decisions, audited):
+                return AuditVerification(False, checked, row.id, problem)
+            previous = row.hash
+        if unaudited := sorted(decisions.keys() - audited):
+            return AuditVerification(False, checked, None, f"decision {unaudited[0]} has no audit row")
+        if damaged := _damaged_protections(con):
+            return AuditVerification(False, checked, None, f"protections {_describe(damaged)}")
+    return AuditVerification(True, checked, None, f"{checked} rows", previous)
+
+
+def _describe(damaged: dict[str, str]) -> str:
+    return ", ".join(f"{name} {state}" for name, state in sorted(damaged.items()))
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """One consistent view of both tables (a decision and its audit row are committed together)."""
+    with engine.connect() as con:
+        if con.dialect.name == "postgresql":
+            con.execution_options(isolation_level="REPEATABLE READ")
+        with con.begin():
+            yield con
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the store's write lock (SQLite's, or an advisory lock the app role may take):
+    appends and migrations run one at a time, so concurrent writers extend one chain."""
+    with engine.connect() as con:
+        sqlite = con.dialect.name == "sqlite"
+        if sqlite:
+            con.execution_options(**{_IMMEDIATE: True})
+        with con.begin():
+            if not sqlite:
+                con.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK)))
+            yield con
+
+
+@contextmanager
+def _appending(engine: Engine) -> Iterator[tuple[Connection, dt.datetime]]:
+    """A locked transaction and the database's time read under the lock (rows' times follow the chain)."""
+    with _locked(engine) as con:
+        if con.dialect.name == "sqlite":
+            now = dt.datetime.fromisoformat(con.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")))
+        else:
+            now = con.scalar(select(func.clock_timestamp()))
+        yield con, now
+
+
+def _append(con: Connection, at: dt.datetime, **fields) -> None:
+    """Chain one audit row to the last one; inside ``_appending``."""
+    previous = con.scalar(select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)) or GENESIS
+    row = {name: fields.get(name) for name in _CHAINED} | {"at": at, "prev_hash": previous}
+    con.execute(insert(audit_log).values(**row, hash=_row_hash(row)))
+
+
+def _check_tail(con: Connection) -> None:
+    last = con.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(2)).all()
+    if not last:
+        return
+    tail = last[0]._mapping
+    decisions = {row.id: row._mapping for row in con.execute(
+        select(worker_decisions).where(worker_decisions.c.id == tail["decision_id"]))}
+    if problem := _break(tail, last[1].hash if len(last) == 2 else GENESIS, decisions, set()):
+        log.error("audit log broken at row %s: %s (run `kodomo audit verify`)", tail["id"], problem)
+
+
+# --- connecting
 
 def database_url(settings: Settings) -> str:
     return settings.operational_url
 
 
-def connect(settings: Settings) -> Engine:
-    """The environment's operational store, its tables created if missing."""
-    if settings.env != "production":
-        settings.home.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(database_url(settings))
-    metadata.create_all(engine)
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    # The driver's own transaction handling neither begins before a SELECT nor allows BEGIN IMMEDIATE.
+    @event.listens_for(engine, "connect")
+    def _leave_transactions_to_sqlalchemy(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(con):
+        con.exec_driver_sql("BEGIN IMMEDIATE" if con.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+
     return engine
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _grant_app_role(con: Connection, role: str) -> None:
+    """The app's role: may log in, own nothing, only read and insert into the logs, and never delete an account.
+    It has nothing on ``alembic_version``."""
+    con.execute(DDL(f"""DO $$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN; END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"""))
+    con.execute(DDL(f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"))
+    con.execute(DDL(f"REVOKE ALL ON {', '.join(t.name for t in _APP_PRIVILEGES)} FROM {role}"))
+    for table, privileges in _APP_PRIVILEGES.items():
+        con.execute(DDL(f"GRANT {privileges} ON {table.name} TO {role}"))
+    con.execute(DDL(f"GRANT USAGE ON SEQUENCE {', '.join(f'{t.name}_id_seq' for t in _STAMPED)} TO {role}"))
 
+
+# The revision whose schema a store made by ``metadata.create_all`` (before migrations) has.
+_BEFORE_MIGRATIONS = "0001"
+
+
+def _upgrade_schema(con: Connection, settings: Settings) -> None:
+    """Bring the schema to the head revision; a store from before migrations is recognised first."""
+    tables = set(inspect(con).get_table_names())
+    if audit_log.name in tables and "hash" not in {c["name"] for c in inspect(con).get_columns(audit_log.name)}:
+        raise OperationalStoreError(f"the operational store {_shown(settings)} predates the tamper-evident audit "
+                                    "log: move it aside to start a new one")
+    if migrations.current_revision(con) is None and tables & {t.name for t in _STAMPED}:
+        if not {t.name for t in _STAMPED} <= tables:
+            raise OperationalStoreError(f"the operational store {_shown(settings)} has only some of its tables and "
+                                        "no migration record: move it aside to start a new one")
+        migrations.stamp(con, _BEFORE_MIGRATIONS)
+    migrations.upgrade(con)
+
+
+def _shown(settings: Settings) -> str:
+    return make_url(settings.operational_url).render_as_string(hide_password=True)
+
+
+def _migrate(owner: Engine, settings: Settings) -> list[str]:
+    """Migrate the schema and make the protections as the owner; the protections that had to be restored
+    (described)."""
+    with _locked(owner) as con:
+        existing = set(inspect(con).get_table_names()) & {t.name for t in _STAMPED}
+        _upgrade_schema(con, settings)
+        damaged = _damaged_protections(con)
+        _install_protections(con, damaged)
+        if con.dialect.name == "postgresql":
+            _grant_app_role(con, settings.operational_app_role)
+    # A brand-new table's protections are being made, not restored.
+    return [f"{name} {state}" for name, state in sorted(damaged.items())
+            if name.startswith(tuple(existing)) or (existing and name in _PG_FUNCTIONS)]
+
+
+def connect(settings: Settings) -> Engine:
+    """The environment's operational store, as the app and pipeline use it.
+
+    The schema is upgraded to the head revision and the protections are made (or restored) first, as the owner;
+    in production the returned engine connects as the app role."""
+    if not settings.is_production:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = owner = _sqlite_engine(settings.operational_url)
+    else:
+        owner = create_engine(settings.operational_url)
+        engine = create_engine(settings.operational_app_url)
+    try:
+        restored = _migrate(owner, settings)
+    except Exception:
+        engine.dispose()
+        raise
+    finally:
+        if owner is not engine:
+            owner.dispose()
+    with engine.connect() as con:
+        _check_tail(con)
+    if restored:
+        log.warning("operational store: restored protections %s", ", ".join(restored))
+        with _appending(engine) as (con, now):
+            _append(con, now, user_id=SYSTEM_USER, role=SYSTEM, action=RESTORE_PROTECTIONS,
+                    detail=", ".join(restored))
+    return engine
+
+
+# --- what the app records
 
 @dataclass(frozen=True)
 class AccessEntry:
@@ -113,7 +476,7 @@ class AccessEntry:
     agency_id: str | None = None
     report_id: str | None = None
     person_key: str | None = None
-    at: dt.datetime = field(default_factory=_now)
+    detail: str | None = None  # e.g. the purpose stated for opening another jurisdiction's record
 
 
 @dataclass(frozen=True)
@@ -127,7 +490,6 @@ class WorkerDecision:
     risk_score_shown: float | None
     model_version: str | None
     checklist_verdict: int | None = None
-    decided_at: dt.datetime = field(default_factory=_now)
 
 
 class InvalidDecision(ValueError):
@@ -143,19 +505,42 @@ def _validate(decision: WorkerDecision) -> None:
         raise InvalidDecision("a decision needs a rationale")
 
 
-def log_access(engine: Engine, entry: AccessEntry) -> None:
-    with engine.begin() as con:
-        con.execute(insert(audit_log).values(**asdict(entry)))
+def log_access(engine: Engine, *entries: AccessEntry) -> None:
+    """Append audit rows in one transaction, in order, timed by the database."""
+    with audited(engine) as transaction:
+        for entry in entries:
+            transaction.log(entry)
 
 
-def record_decision(engine: Engine, decision: WorkerDecision) -> None:
-    """Store the decision and its audit entry in one transaction (neither without the other)."""
+@dataclass(frozen=True)
+class AuditedTransaction:
+    """A change to the store and the audit rows that record it: both are committed, or neither."""
+    con: Connection
+    now: dt.datetime  # the database's time, read under the store's write lock
+
+    def log(self, entry: AccessEntry) -> None:
+        _append(self.con, self.now, **asdict(entry))
+
+
+@contextmanager
+def audited(engine: Engine) -> Iterator[AuditedTransaction]:
+    """A transaction holding the store's write lock, for reads that decide what to record and the writes."""
+    with _appending(engine) as (con, now):
+        yield AuditedTransaction(con, now)
+
+
+def record_decision(engine: Engine, decision: WorkerDecision, role: str = CASEWORKER) -> None:
+    """Store the decision and its audit entry (with the decision's digest and the worker's role) in one
+    transaction, timed by the database."""
     _validate(decision)
-    entry = AccessEntry(decision.worker_id, CASEWORKER, RECORD_DECISION, decision.agency_id, decision.report_id,
-                        decision.person_key, decision.decided_at)
-    with engine.begin() as con:
-        con.execute(insert(worker_decisions).values(**{**asdict(decision), "rationale": decision.rationale.strip()}))
-        con.execute(insert(audit_log).values(**asdict(entry)))
+    entry = AccessEntry(decision.worker_id, role, RECORD_DECISION, decision.agency_id, decision.report_id,
+                        decision.person_key)
+    with _appending(engine) as (con, now):
+        stored = con.execute(insert(worker_decisions).values(
+            {**asdict(decision), "rationale": decision.rationale.strip(), "decided_at": now}))
+        [decision_id] = stored.inserted_primary_key
+        row = con.execute(select(worker_decisions).where(worker_decisions.c.id == decision_id)).one()._mapping
+        _append(con, now, **asdict(entry), decision_id=decision_id, decision_digest=_decision_digest(row))
 
 
 def decisions_for(engine: Engine, agency_id: str, report_id: str) -> list[dict]:
@@ -165,4 +550,3 @@ def decisions_for(engine: Engine, agency_id: str, report_id: str) -> list[dict]:
              .order_by(worker_decisions.c.id))
     with engine.connect() as con:
         return [dict(row._mapping) for row in con.execute(query)]
-

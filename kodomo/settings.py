@@ -8,7 +8,7 @@ Every URL and path the platform uses is a property here; nothing else reads or w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "production")
@@ -27,6 +27,7 @@ class Settings:
     env: str
     postgres_url: str
     landing_path: Path | None = None  # the landing folder of ``make dagster`` (``KODOMO_LANDING``)
+    secret: str | None = field(default=None, repr=False)  # ``KODOMO_SECRET``; never printed
 
     @property
     def is_production(self) -> bool:
@@ -97,6 +98,48 @@ class Settings:
         """The same configuration with another home (a backtest's scratch platform, a test's)."""
         return replace(self, home=Path(home).resolve())
 
+    @property
+    def operational_app_role(self) -> str:
+        """The PostgreSQL role the app and pipeline use for the operational store: it may only read and insert."""
+        return "kodomo_app"
+
+    @property
+    def operational_app_url(self) -> str:
+        """The operational store as the app and pipeline connect to it: in production as
+        ``operational_app_role`` (its password, if the server asks, from libpq's ~/.pgpass), while
+        ``operational_url`` is the owner's, for migrations; locally the same SQLite file."""
+        if not self.is_production:
+            return self.operational_url
+        scheme, _, rest = self.operational_url.partition("://")
+        return f"{scheme}://{self.operational_app_role}@{rest.rpartition('@')[2]}"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Every file the ingestion has read, kept once and never changed: the landing is only a drop zone."""
+        return self.home / "archive"
+
+    @property
+    def build_dir(self) -> Path:
+        """Where a run builds the next state (warehouse, ingest report, linkage model) before publishing it."""
+        return self.home / "build"
+
+    @property
+    def run_lock_path(self) -> Path:
+        """Held by the running ``kodomo run``; names its process (group) for the run after a killed one."""
+        return self.home / "run.lock"
+
+    @property
+    def app_secret(self) -> bytes:
+        """The deployment's secret (``KODOMO_SECRET``, 32 characters or more), which peppers account passwords:
+        production refuses to run without one; locally a fixed value stands in (synthetic data only)."""
+        if self.secret is None and not self.is_production:
+            return b"kodomo-local-only-not-a-secret"
+        if self.secret is None or len(self.secret) < 32:
+            raise ValueError("KODOMO_SECRET must be set to 32 characters or more"
+                             + (" in production" if self.is_production else "")
+                             + " (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return self.secret.encode()
+
 
 def get_settings() -> Settings:
     home = Path(os.environ.get("KODOMO_HOME", ".kodomo")).resolve()
@@ -106,4 +149,5 @@ def get_settings() -> Settings:
     postgres_url = os.environ.get("KODOMO_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     landing = os.environ.get("KODOMO_LANDING")
     return Settings(home=home, env=env, postgres_url=postgres_url,
-                    landing_path=Path(landing).resolve() if landing else None)
+                    landing_path=Path(landing).resolve() if landing else None,
+                    secret=os.environ.get("KODOMO_SECRET") or None)

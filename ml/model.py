@@ -20,6 +20,10 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _as_classes(p: np.ndarray) -> np.ndarray:
+    return np.column_stack([1.0 - p, p])
+
+
 @dataclass
 class RiskModel:
     booster: lgb.Booster
@@ -48,7 +52,8 @@ class RiskModel:
         return contributions(self.booster, self.margin, self.aligned(X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(self.raw_score(X))
+        """Calibrated probabilities as scikit-learn gives them: ``(n, 2)``, column 1 the outcome's."""
+        return _as_classes(self.calibrator.predict(self.raw_score(X)))
 
     def explain(self, X: pd.DataFrame, values: pd.DataFrame) -> tuple[np.ndarray, list[list[dict]]]:
         """Calibrated probabilities and each intake's top reasons (grouped TreeSHAP)."""
@@ -65,5 +70,6 @@ class BaselineModel:
     feature_names: list[str]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``(n, 2)`` like the RiskModel's: column 1 is the outcome's probability."""
         aligned = X.reindex(columns=self.feature_names, fill_value=0.0)
-        return self.pipeline.predict_proba(aligned.to_numpy(dtype=np.float64))[:, 1]
+        return self.pipeline.predict_proba(aligned.to_numpy(dtype=np.float64))

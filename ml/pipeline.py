@@ -68,7 +68,7 @@ def fit_risk_model(frame: pd.DataFrame, slices: pd.Series, grid=GRID,
     fit = fit_lightgbm(X[train], y[train], frame.loc[train, "person_key"].to_numpy(), X[valid], y[valid], margin,
                        grid)
     model = _calibrated(fit.booster, margin, X[valid], y[valid], calibration)
-    model.review_threshold = float(np.quantile(model.predict_proba(X[valid]), 1 - REVIEW_FRACTION))
+    model.review_threshold = float(np.quantile(model.predict_proba(X[valid])[:, 1], 1 - REVIEW_FRACTION))
     return model, fit
 
 
@@ -156,10 +156,10 @@ def train_and_evaluate(features: pd.DataFrame, labels: pd.DataFrame, within_agen
     test_frame = frame[test].reset_index(drop=True)
     X_test = X[test].reset_index(drop=True)
     scores = {
-        "lightgbm": model.predict_proba(X_test),
+        "lightgbm": model.predict_proba(X_test)[:, 1],
         "logistic": logistic.predict_proba(X_test.to_numpy(dtype=np.float64))[:, 1],
         "checklist": checklist_score(test_frame).to_numpy(dtype=float),
-        "lightgbm_within_agency": within_model.predict_proba(design_matrix(within[test].reset_index(drop=True))),
+        "lightgbm_within_agency": within_model.predict_proba(design_matrix(within[test].reset_index(drop=True)))[:, 1],
     }
     y_test, groups = test_frame["outcome"].to_numpy(), test_frame["person_key"].to_numpy()
     metrics = describe_scores(y_test, scores, groups, PROBABILITIES)

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-matplotlib.use("Agg")  # files only: runs execute without a display
+from ml.evaluate import calibration_table
+from ml.explain import BIAS
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
-
-from ml.evaluate import calibration_table  # noqa: E402
-from ml.explain import BIAS  # noqa: E402
-
+# Figures are made with matplotlib's object API and saved to files: no pyplot, so no backend (display) is
+# chosen, and importing this module changes nothing in matplotlib.
 MAX_DISPLAY = 20
 
 
@@ -23,16 +21,19 @@ def shap_summary_plot(contrib: pd.DataFrame, X: pd.DataFrame, path: Path) -> Pat
     import shap  # heavy import, needed only here
 
     columns = [c for c in contrib.columns if c != BIAS]
-    shap.summary_plot(contrib[columns].to_numpy(), X[columns], max_display=MAX_DISPLAY, show=False)
-    plt.gcf().suptitle("SHAP values on the test slice (log-odds; synthetic data)", fontsize=10)
-    plt.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close("all")
+    explanation = shap.Explanation(values=contrib[columns].to_numpy(), data=X[columns].to_numpy(),
+                                   feature_names=columns)
+    fig = Figure(figsize=(8, min(len(columns), MAX_DISPLAY) * 0.4 + 1.5))
+    shap.plots.beeswarm(explanation, max_display=MAX_DISPLAY, ax=fig.add_subplot(), plot_size=None, show=False)
+    fig.suptitle("SHAP values on the test slice (log-odds; synthetic data)", fontsize=10)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 
 def calibration_plot(y: np.ndarray, probability: np.ndarray, ece: float, path: Path) -> Path:
     table = calibration_table(y, probability)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
     ax.plot(table["predicted"], table["observed"], marker="o")
     for row in table.itertuples():
@@ -40,12 +41,12 @@ def calibration_plot(y: np.ndarray, probability: np.ndarray, ece: float, path: P
     ax.set(xlabel="predicted probability", ylabel="observed rate", xlim=(0, 1), ylim=(0, 1),
            title=f"Calibration on the test slice (ECE {ece:.3f})")
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
 def roc_pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Path:
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig = Figure(figsize=(10, 4.5))
+    roc_ax, pr_ax = fig.subplots(1, 2)
     for name, score in scores.items():
         fpr, tpr, _ = roc_curve(y, score)
         precision, recall, _ = precision_recall_curve(y, score)
@@ -57,5 +58,4 @@ def roc_pr_plot(y: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Pat
     pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test slice)")
     roc_ax.legend(fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path

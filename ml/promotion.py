@@ -77,7 +77,7 @@ def evaluate_gates(challenger: RiskModel, test: pd.DataFrame, champion: RiskMode
     if reference_model is None:
         raise ValueError("subgroup gaps need a reference: the champion or the run's baseline")
     X, y = design_matrix(test), test["outcome"].to_numpy()
-    probability, reference = challenger.predict_proba(X), reference_model.predict_proba(X)
+    probability, reference = challenger.predict_proba(X)[:, 1], reference_model.predict_proba(X)[:, 1]
     problems = subgroup_problems(y, probability, challenger.review_threshold, reference, subgroup_columns(test),
                                  limits.fairness)
     champion_auc = None if champion is None else auc(y, reference)

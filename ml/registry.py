@@ -6,7 +6,10 @@ Local runs track to ``sqlite:///$KODOMO_HOME/mlflow/mlflow.db`` with artifacts u
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from kodomo.settings import Settings
 from ml.calibrate import ProbabilityCalibrator
@@ -54,12 +58,71 @@ def artifact_location(settings: Settings) -> str:
 
 
 def connect(settings: Settings) -> MlflowClient:
-    """Point MLflow at the environment's tracking and registry store."""
+    """Point MLflow at the environment's tracking and registry store (a local one made whole first)."""
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(settings)
+    if uri.startswith("sqlite:///"):
+        ensure_sqlite_store(Path(uri.removeprefix("sqlite:///")), artifact_location(settings))
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_sqlite_store(path: Path, artifacts_uri: str) -> None:
+    """A local store that MLflow can open: created whole, or rebuilt if a crash left it half-made.
+
+    MLflow creates its tables by migrations, which on SQLite are not one transaction: killed meanwhile, they
+    leave a file that every later run fails on (``_alembic_tmp_experiments already exists``). So a new store is
+    made at a temporary path and renamed into place when complete; a half-made one holding no run is rebuilt
+    (nothing is lost); one that holds runs is left for a person (a one-line error, never deleted).
+    """
+    for leftover in path.parent.glob(f"{path.name}.new-*"):
+        leftover.unlink()  # a store whose creation was killed
+    if path.exists():
+        problem = _half_made(path)
+        if problem is None:
+            return
+        if _holds_runs(path):
+            raise RuntimeError(f"the MLflow store {path} is half-migrated ({problem}) and holds runs: "
+                               "restore it from a backup or run 'mlflow db upgrade' on it")
+        path.unlink()
+    scratch = path.with_name(f"{path.name}.new-{os.getpid()}")
+    store = SqlAlchemyStore(f"sqlite:///{scratch}", artifacts_uri)  # creates and migrates every table
+    store.engine.dispose()
+    os.replace(scratch, path)
+
+
+def _half_made(path: Path) -> str | None:
+    """What is wrong with the store's tables, or None when they are whole."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        tables = {name for (name,) in con.execute("select name from sqlite_master where type = 'table'")}
+        leftovers = sorted(t for t in tables if t.startswith("_alembic_tmp_"))
+        if leftovers:
+            return f"leftover {', '.join(leftovers)} of an interrupted migration"
+        missing = {"alembic_version", "experiments", "runs", "registered_models", "model_versions"} - tables
+        if missing:
+            return f"no {', '.join(sorted(missing))} table"
+        if con.execute("select count(*) from alembic_version").fetchone()[0] != 1:
+            return "no schema version"
+    return None
+
+
+def _holds_runs(path: Path) -> bool:
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        tables = {name for (name,) in con.execute("select name from sqlite_master where type = 'table'")}
+        return "runs" in tables and con.execute("select count(*) from runs").fetchone()[0] > 0
+
+
+def fail_running_runs(settings: Settings) -> list[str]:
+    """Mark ``FAILED`` the runs still ``RUNNING`` (their process was killed); return their ids."""
+    client = connect(settings)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    running = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'RUNNING'")
+    for run in running:
+        client.set_terminated(run.info.run_id, status="FAILED")
+    return [run.info.run_id for run in running]
 
 
 def experiment_id(client: MlflowClient, settings: Settings) -> str:

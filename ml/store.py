@@ -1,23 +1,19 @@
-"""The ``ml`` schema of the warehouse: labels, features and intake scores as tables."""
+"""The ``ml`` schema of the warehouse: the labels and the intake scores (the features are dbt's marts)."""
 from __future__ import annotations
 
 import duckdb
 import pandas as pd
 
+from kodomo.tables import replace_table
+
 SCHEMA = "ml"
 LABELS = "ml.labels"
-FEATURES = "ml.features"
-FEATURES_WITHIN_AGENCY = "ml.features_within_agency"
 INTAKE_SCORES = "ml.intake_scores"
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.register("_ml_frame", frame)
-    try:
-        con.execute(f"create or replace table {table} as select * from _ml_frame")
-    finally:
-        con.unregister("_ml_frame")
+    replace_table(con, table, frame)
 
 
 def read_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:

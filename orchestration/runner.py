@@ -1,48 +1,75 @@
-"""Running the pipeline job in-process for ``kodomo run``, on a persistent Dagster instance.
+"""Running the pipeline in-process for ``kodomo run`` (and the backtest's build), on a Dagster instance.
 
 The instance lives in ``$KODOMO_HOME/dagster`` so runs started from the command line show up in
-``dagster dev``. Its storage (SQLite locally, PostgreSQL in production) comes from ``dagster.yaml``,
-written from the environment's template.
+``dagster dev``. Its storage (SQLite locally, PostgreSQL in production) comes from ``dagster.yaml``, written
+from the environment's template in ``deploy/`` with the settings' values filled in, and opened from that
+folder explicitly (``DAGSTER_HOME`` is only for the ``dagster dev`` child process).
 """
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from kodomo.settings import Settings
+from orchestration.defs.conform.project import prepare_project
+from orchestration.lifecycle import RUN_TAG, exclusive_run, publish
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
+ML_GROUP = "ml"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
+    """Write ``dagster.yaml`` for this environment: the template with the PostgreSQL URL in production."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    template = (DEPLOY_DIR / f"dagster.{settings.env}.yaml").read_text(encoding="utf-8")
-    (home / "dagster.yaml").write_text(template, encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ["KODOMO_DAGSTER_POSTGRES_URL"] = settings.dagster_postgres_url
+    config = yaml.safe_load((DEPLOY_DIR / f"dagster.{settings.env}.yaml").read_text(encoding="utf-8"))
+    if "postgres" in config.get("storage", {}):
+        config["storage"]["postgres"]["postgres_url"] = settings.dagster_postgres_url
+    path = home / "dagster.yaml"
+    path.touch(mode=0o600)  # the URL may carry a password
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return home
 
 
-def run_pipeline(settings: Settings, landing: Path, group: str | None = None) -> dg.ExecuteInProcessResult:
-    """Materialise every asset (or one asset group) from ``landing``; raise on the first failed step."""
-    prepare_dagster_home(settings)
-    os.environ["KODOMO_LANDING"] = str(landing)
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
+
+
+def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection | None = None,
+                 step_log: Path | None = None, instance: dg.DagsterInstance | None = None) -> None:
+    """Build every asset (or ``selection``) from ``landing`` and publish the result; raise on the first failure.
+
+    Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
+    output (dbt's event lines); ``instance`` defaults to the home's persistent one.
+    """
     from orchestration.definitions import build_definitions
-    from orchestration.defs.resources import resources_for_env
+    from orchestration.defs.resources import pipeline_resources
 
-    defs = build_definitions(resources_for_env())  # resources of this home and landing, not the import's
+    with exclusive_run(settings):
+        log = open(step_log, "w", encoding="utf-8") if step_log else contextlib.nullcontext()
+        with log, contextlib.redirect_stdout(log) if step_log else contextlib.nullcontext():
+            prepare_project()
+            defs = build_definitions(pipeline_resources(settings, landing))
+            keys = None if selection is None else list(selection.resolve(defs.resolve_asset_graph()))
+            with instance or dagster_instance(settings) as dagster:
+                defs.resolve_job_def("kodomo_pipeline").execute_in_process(
+                    instance=dagster, asset_selection=keys, run_config=QUIET, raise_on_error=True,
+                    tags={RUN_TAG: "cli"})
+        publish(settings)
 
-    job = defs.resolve_job_def("kodomo_pipeline")
-    selection = None
-    if group is not None:
-        selection = list(dg.AssetSelection.groups(group).resolve(defs.resolve_asset_graph()))
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            instance=instance,
-            asset_selection=selection,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=True,
-        )
+
+def build_platform(settings: Settings, landing: Path) -> Path:
+    """Every asset but the model's (ingestion, dbt, linkage) from ``landing`` in ``settings.home``.
+
+    On an ephemeral Dagster instance: a backtest or a benchmark is not a platform run. The steps' own output goes
+    to the home's run log, as for ``kodomo run``. Returns the warehouse.
+    """
+    settings.run_log_path.parent.mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_pipeline(settings, landing, dg.AssetSelection.all() - dg.AssetSelection.groups(ML_GROUP),
+                     step_log=settings.run_log_path, instance=instance)
+    return settings.warehouse_path

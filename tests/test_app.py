@@ -2,7 +2,6 @@
 scored open intakes, all built once by the platform's own code; pages driven headless with AppTest."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -26,18 +25,16 @@ from kodomo.cli import main
 from kodomo.contracts import contract
 from kodomo.operational import audit_log, connect, decision_codes, worker_decisions
 from kodomo.settings import get_settings
-from ml.backtest import run_backtest
 from ml.explain import grouped_contributions
-from ml.features import assessment_items, design_matrix, feature_groups
-from ml.lifecycle import (build_feature_table, build_label_table, promote_challenger, score_open_intakes,
-                          train_and_register)
+from ml.features import assessment_items, design_matrix, feature_groups, read_features
+from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
 from ml.promotion import GateLimits
 from ml.registry import CHAMPION, connect as connect_registry, load_version, version_by_alias
+from orchestration.runner import build_platform
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app" / "main.py"
-CUTOFF = dt.date(2024, 4, 1)
 USER = "w001"
 
 
@@ -47,22 +44,20 @@ def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("appworld")
     landing, home = root / "landing", root / "home"
     assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
-    run_backtest(landing, CUTOFF, root / "backtest.csv", home=home)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
         mp.setenv("KODOMO_ENV", "local")
         settings = get_settings()
+        build_platform(settings, landing)
         with duckdb.connect(str(settings.warehouse_path)) as con:
             build_label_table(con)
-            build_feature_table(con)
-            build_feature_table(con, within_agency=True)
             train_and_register(con, settings)
             # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
             assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
             score_open_intakes(con, settings)
-            scored = con.execute("""select s.*, f.has_assessment from ml.intake_scores s
-                                    join ml.features f using (agency_id, report_id)""").df()
-            features = con.execute("select * from ml.features").df()
+            features = read_features(con)
+            scored = con.execute("select * from ml.intake_scores").df().merge(
+                features[["agency_id", "report_id", "has_assessment"]], on=["agency_id", "report_id"])
         client = connect_registry(settings)
         champion = version_by_alias(client, CHAMPION)
         model = load_version(client, champion)

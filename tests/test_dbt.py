@@ -13,14 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kodomo.contracts import all_contracts
+from kodomo.contracts import all_contracts, contract
 from kodomo.dbt_sources import DBT_PROJECT_DIR
 from kodomo.ingest import load_feed
 from kodomo.ingest.store import write_feed
 from kodomo.synthetic import generate
 
 DBT = str(Path(sys.executable).with_name("dbt"))
-MARTS = ("child", "child_timeline", "child_health_record", "case_history", "transfer_alerts", "agency_stats")
+MARTS = ("child", "child_timeline", "child_health_record", "case_history", "transfer_alerts", "agency_stats",
+         "intake_features", "intake_features_within_agency", "agencies")
 PERSONAL_COLUMNS = {"child_name", "child_kana", "notes", "summary", "worker_rationale"}
 AS_OF = dt.datetime(2022, 4, 1)
 
@@ -95,8 +96,9 @@ def test_dbt_build_passes_with_its_data_and_unit_tests(build, target):
     statuses = {r["unique_id"]: r["status"] for r in results}
     assert not {node: status for node, status in statuses.items() if status in ("error", "fail")}
     unit_tests = [node for node in statuses if node.startswith("unit_test.")]
-    assert len(unit_tests) >= 13
+    assert len(unit_tests) >= 16
     assert any(node.endswith("third_hib_dose_is_overdue_on_2023_10_01") for node in unit_tests)
+    assert any(node.endswith("intake_history_counts_only_what_was_on_record_at_receipt") for node in unit_tests)
 
 
 def test_every_mart_enforces_a_contract_with_typed_columns(built, target):
@@ -111,6 +113,15 @@ def test_every_mart_enforces_a_contract_with_typed_columns(built, target):
                                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
                                [name]).fetchall()
         assert actual == declared, name
+
+
+def test_the_intake_features_spell_out_the_contracts_codes(built):
+    columns = [r[0] for r in built.execute("select column_name from information_schema.columns where "
+                                           "table_schema = 'marts' and table_name = 'intake_features'").fetchall()]
+    items = [c.name for c in contract("assessments").columns if c.item]
+    abuse = [f"abuse_{code}" for code in contract("case_reports").column("abuse_types").codes]
+    assert [c for c in columns if c in items] == items
+    assert [c for c in columns if c.startswith("abuse_")] == abuse
 
 
 def test_no_personal_data_passes_the_staging_layer(built):
@@ -182,14 +193,16 @@ def test_published_statistics_have_no_small_cell(built):
 
 
 @pytest.fixture(scope="module")
-def asset_graph(build):
+def asset_graph(build, warehouse):
     import dagster as dg
 
+    from kodomo.settings import get_settings
     from orchestration.defs.conform.assets import conform_assets
     from orchestration.defs.ingestion.assets import feed_assets, ingest_report
-    from orchestration.defs.resources import resources_for_env
+    from orchestration.defs.resources import pipeline_resources
 
-    defs = dg.Definitions(assets=[*feed_assets, ingest_report, *conform_assets], resources=resources_for_env())
+    resources = pipeline_resources(get_settings().at_home(warehouse.parent), warehouse.parent / "landing")
+    defs = dg.Definitions(assets=[*feed_assets, ingest_report, *conform_assets()], resources=resources)
     return defs.resolve_asset_graph()
 
 
@@ -221,18 +234,24 @@ def test_the_two_dbt_definitions_run_before_and_after_the_linkage(asset_graph):
 
     assert op_of("staging", "stg_case_reports") == op_of("intermediate", "int_case_report_outcomes") == "dbt_before_linkage"
     assert op_of("staging", "stg_person_links") == op_of("marts", "child") == "dbt_after_linkage"
+    assert op_of("marts", "intake_features") == op_of("marts", "intake_features_within_agency") == "dbt_after_linkage"
+    assert op_of("marts", "agencies") == op_of("intermediate", "int_immunization_records_start") == "dbt_before_linkage"
 
 
 def test_dagster_materialises_a_mart_with_its_checks(built, warehouse):
     import dagster as dg
 
+    from dagster_dbt import DbtCliResource
+
     from orchestration.defs.conform.assets import conform_assets
+    from orchestration.defs.conform.project import DBT_EXECUTABLE, dbt_project
     from orchestration.defs.resources import Warehouse
 
     built.close()  # dbt writes the warehouse from its own process
     child = dg.AssetKey(["marts", "child"])
-    result = dg.materialize(conform_assets, resources={"warehouse": Warehouse(path=str(warehouse))},
-                            selection=[child], raise_on_error=False)
+    resources = {"warehouse": Warehouse(path=str(warehouse)),
+                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
+    result = dg.materialize(conform_assets(), resources=resources, selection=[child], raise_on_error=False)
     assert result.success
     assert {e.asset_key for e in result.get_asset_materialization_events()} == {child}
     checks = result.get_asset_check_evaluations()

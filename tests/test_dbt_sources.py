@@ -4,8 +4,7 @@ from __future__ import annotations
 import csv
 
 from kodomo.contracts import all_contracts, contract
-from kodomo.dbt_sources import SOURCES_PATH, VERSIONED_FEEDS, main, render, sources
-from ml.features import SCHEDULE_SEED
+from kodomo.dbt_sources import SCHEDULE_SEED, SOURCES_PATH, VERSIONED_FEEDS, main, render, sources
 
 
 def test_sources_file_is_generated_from_the_contracts():

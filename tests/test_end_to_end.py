@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 import duckdb
 import pandas as pd
@@ -105,3 +106,32 @@ def test_running_the_same_landing_again_changes_nothing(world, run, monkeypatch)
 def test_names_stay_out_of_the_quarantine_report(run):
     printed = (run / "reports" / "ingest.json").read_text(encoding="utf-8")
     assert "髙" not in printed and "child_name" not in printed
+
+
+def test_unknown_columns_are_named_per_file_and_never_stored_as_columns(run):
+    with duckdb.connect(str(run / "warehouse.duckdb"), read_only=True) as con:
+        named = con.execute("select distinct unnest(string_split(extra_columns, ',')) from meta.files "
+                            "where extra_columns is not null").fetchall()
+        raw_columns = con.execute("select distinct column_name from information_schema.columns "
+                                  "where table_schema = 'raw'").fetchall()
+    assert ("担当者",) in named or ("system_version",) in named
+    assert not {c for (c,) in raw_columns} & {"_extra", "担当者", "system_version"}
+
+
+def test_a_landing_with_only_agencies_csv_after_a_full_run_changes_no_row(world, run, monkeypatch, tmp_path):
+    """The landing is a drop zone (source-feeds.md §1 v1.1): files gone from it stay loaded."""
+    landing, _ = world
+    tables = [f"valid.{feed}" for feed in FEEDS] + ["quarantine.rows", "quarantine.files", "linkage.person_links"]
+
+    def snapshot():
+        with duckdb.connect(str(run / "warehouse.duckdb"), read_only=True) as con:
+            return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+
+    before = snapshot()
+    only_agencies = tmp_path / "landing"
+    only_agencies.mkdir()
+    shutil.copy(landing / "agencies.csv", only_agencies / "agencies.csv")
+    monkeypatch.setenv("KODOMO_HOME", str(run))
+    assert main(["run", "--landing", str(only_agencies)]) == 0
+    assert snapshot() == before
+    assert all(before[f"valid.{feed}"] for feed in FEEDS)

@@ -10,11 +10,11 @@ import duckdb
 import pandas as pd
 import pytest
 
+from kodomo.contracts import person_feeds
 from kodomo.linkage import export_links, link_children
 from kodomo.linkage.cluster import AgencyConstrainedUnion, cluster_nodes, person_key
 from kodomo.linkage.evaluate import exact_match_links, pairwise_scores
 from kodomo.linkage.normalise import NameLexicon, kana_parts, kanji_parts, one_byte_kana
-from kodomo.linkage.records import PERSON_FEEDS
 from orchestration.defs.linkage.assets import linkage_assets
 
 # --- normalisation ----------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_the_linkage_asset_reads_every_person_feed():
     (asset,) = linkage_assets
     others = {dg.AssetKey(["linkage", "review_pairs"]), dg.AssetKey(["linkage", "person_records"])}
     assert set(asset.keys) == {key, *others}
-    assert {dg.AssetKey(["valid", feed]) for feed in PERSON_FEEDS} <= asset.asset_deps[key]
+    assert {dg.AssetKey(["valid", feed]) for feed in person_feeds()} <= asset.asset_deps[key]
 
 
 def test_export_links_before_any_linkage_is_a_clear_error(tmp_path):

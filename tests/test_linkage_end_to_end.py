@@ -1,6 +1,7 @@
 """A generated `small` world, ingested and linked: pairwise precision and recall against the truth."""
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
@@ -22,7 +23,7 @@ def linked_world(tmp_path_factory):
     home = root / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
-        run_pipeline(get_settings(), landing, group="ingestion")
+        run_pipeline(get_settings(), landing, dg.AssetSelection.groups("ingestion"))
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     link_children(con, home / "linkage")
     yield con, root / "landing-truth"

@@ -13,10 +13,10 @@ import pytest
 
 from kodomo.cli import main
 from kodomo.settings import get_settings
+from orchestration.runner import build_platform
 from ml.backtest import run_backtest
 from ml.features import KEY
-from ml.lifecycle import (build_feature_table, build_label_table, promote_challenger, score_open_intakes,
-                          train_and_register)
+from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
 from ml.promotion import GateLimits
 from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, connect, load_version, version_by_alias
 
@@ -26,17 +26,18 @@ CUTOFF = dt.date(2024, 4, 1)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """Generate, then build the platform up to the person links, as the backtest does."""
+    """Generate, then build the platform up to the dbt marts and back-test on it, as the backtest command does."""
     root = tmp_path_factory.mktemp("mlworld")
     landing = root / "landing"
     assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
     home = root / "home"
     out = root / "backtest.csv"
-    result = run_backtest(landing, CUTOFF, out, home=home)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
         settings = get_settings()
-    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    warehouse = build_platform(settings, landing)
+    result = run_backtest(warehouse, CUTOFF, out)
+    con = duckdb.connect(str(warehouse))
     yield {"con": con, "settings": settings, "truth": root / "landing-truth", "backtest": result}
     con.close()
 
@@ -57,8 +58,6 @@ def test_labels_agree_with_the_generators_outcome(world):
 def test_train_register_promote_and_score_open_intakes(world):
     con, settings = world["con"], world["settings"]
     build_label_table(con)
-    build_feature_table(con)
-    build_feature_table(con, within_agency=True)
     report, registered = train_and_register(con, settings)
     client = connect(settings)
     assert str(version_by_alias(client, CHALLENGER).version) == registered.version
@@ -80,7 +79,7 @@ def test_train_register_promote_and_score_open_intakes(world):
     # The registry holds the whole model (margin, booster, calibrator): loaded, it scores as trained.
     loaded = load_version(client, version_by_alias(client, CHAMPION))
     assert loaded.margin == report.model.margin
-    np.testing.assert_allclose(loaded.predict_proba(report.test_matrix), report.test["lightgbm"], rtol=1e-9)
+    np.testing.assert_allclose(loaded.predict_proba(report.test_matrix)[:, 1], report.test["lightgbm"], rtol=1e-9)
 
     version, rows = score_open_intakes(con, settings)
     scores = con.execute("select * from ml.intake_scores").df()
@@ -92,7 +91,7 @@ def test_train_register_promote_and_score_open_intakes(world):
     scored = set(map(tuple, scores[KEY].values))
     labelled = set(map(tuple, con.execute("select agency_id, report_id from ml.labels").df().values))
     assert not scored & labelled  # report IDs are agency-local: keys are (agency_id, report_id)
-    assert len(scored) + len(labelled) == con.execute("select count(*) from ml.features").fetchone()[0]
+    assert len(scored) + len(labelled) == con.execute("select count(*) from marts.intake_features").fetchall()[0][0]
 
 
 def test_backtest_scores_every_intake_from_the_cutoff(world):

@@ -1,15 +1,21 @@
-"""The ``overdue_immunizations`` feature against the dbt schedule seed: programme alternatives, calendar-month
-and interval-based due dates, MR's year before school, routine start dates and what is known at receipt.
+"""The ``overdue_immunizations`` feature of ``marts.intake_features`` against the dbt schedule seed.
 
-Each case counts by hand the doses whose standard-timing due date falls from the day the records begin
-(another child's first dose) to the day before receipt, and that no record known at receipt gives.
+At an intake received on day t, a scheduled dose counts when its status on t (macro ``immunization_status``,
+dates from ``immunization_dose_windows`` on the doses known at receipt, intervals counted from the dose actually
+given before) is overdue or missed_window and its due-by date lies inside the window the immunization records
+cover: from their first administration (here 2023-06-01, another child's dose) to the day before t. Every child
+is judged so, whatever its age; a dose waiting for an earlier one not given is not counted (the earlier one is).
+
+Each case is one child of one warehouse built once; its expected count is worked out by hand below.
 """
 from __future__ import annotations
 
 import pytest
 
-from ml.features import build_features
-from tests.test_ml import MiniWarehouse, report
+from ml.features import read_features
+from tests.test_ml import MiniWarehouse, in_world, report
+
+RECORDS_BEGIN = "2023-06-01"
 
 
 def given(vaccine: str, dose: int, on: str, entered: str | None = None) -> dict:
@@ -17,75 +23,77 @@ def given(vaccine: str, dose: int, on: str, entered: str | None = None) -> dict:
     return {"vaccine": vaccine, "dose": dose, "administered_date": on, "entered": entered or on}
 
 
-def overdue_at_receipt(birth: str, received: str, records_begin: str, doses: tuple[dict, ...] = ()) -> int:
-    w = MiniWarehouse().link("111007", "A1", "P1")
-    w.add("immunizations", f"{records_begin} 09:00", local_child_id="B1", birth_date="2010-01-01", vaccine="bcg",
-          dose=1, administered_date=records_begin)
-    for d in doses:
-        w.add("immunizations", f"{d['entered']} 09:00", birth_date=birth, vaccine=d["vaccine"], dose=d["dose"],
-              administered_date=d["administered_date"])
-    report(w, "R1", f"{received} 10:00", birth_date=birth)
-    return int(build_features(w.build()).set_index("report_id").loc["R1", "overdue_immunizations"])
-
-
-# Born 2024-01-20, first dose due 2024-03-20 (before 2024-04): 4-in-1 + Hib. Due from 2024-10-01 to receipt on
-# 2025-01-10: hepb 3 and BCG (2024-10-19), dpt_ipv and hib 2 (7 months - 1 day + 56 days: 2024-10-14) and 3
-# (2024-12-09). Rota (2024-08-30 at the latest) and pcv 1 fell due before the records; pcv 2-3 on 2025-01-19.
-FOUR_IN_ONE = {"birth": "2024-01-20", "received": "2025-01-10", "records_begin": "2024-10-01"}
+# Born 2024-01-20, received 2025-01-10, no dose on record; first dose due 2024-03-20 (before 2024-04): 4-in-1 +
+# Hib. Overdue: hepb 1 (due 2024-04-19), dpt_ipv 1, hib 1 and pcv 1 (7 months: 2024-08-19), BCG (2024-10-19); past
+# their window: rota 1 (15 weeks: 2024-05-03) and 2 (24 weeks: 2024-07-05). hepb 2-3 wait for hepb 1, the later
+# dpt_ipv / hib doses for the one before (no due date without it); pcv 2 is due by 2025-01-19.
+FOUR_IN_ONE = {"birth": "2024-01-20", "received": "2025-01-10"}
 
 CASES = [
-    # Born 2024-03-01, first dose due 2024-05-01: 5-in-1, one count per dose. Due from 2024-10-01: hepb 3 and
-    # BCG (2024-11-30), 5-in-1 2 (2024-11-25) and 3 (2025-01-20); rota 2-3 of the 3-dose programme
-    # (2024-10-10) do not count, as the 2-dose programme's last dose fell due before the records (2024-08-15).
-    pytest.param({"birth": "2024-03-01", "received": "2025-01-25", "records_begin": "2024-10-01"}, 4,
-                 id="five_in_one_counts_each_dose_once"),
-    pytest.param(FOUR_IN_ONE, 1 + 2 + 2 + 1, id="four_in_one_and_hib_count_each_vaccine"),
-    # A recorded 5-in-1 dose offers that programme too: 5-in-1 2 and 3 (2 overdue) fit better than 4-in-1 + Hib (4).
-    pytest.param(FOUR_IN_ONE | {"doses": (given("dpt_ipv_hib", 1, "2024-10-05"),)}, 1 + 2 + 1,
+    # Born 2024-03-01, first dose due 2024-05-01: 5-in-1, one count per dose. hepb 1 (2024-05-31), 5-in-1 1 and
+    # pcv 1 (2024-09-30), BCG (2024-11-30) overdue; rota 1 (2024-06-13) and 2 (2024-08-15) past their window.
+    pytest.param({"birth": "2024-03-01", "received": "2025-01-25"}, 6, id="five_in_one_counts_each_dose_once"),
+    pytest.param(FOUR_IN_ONE, 7, id="four_in_one_and_hib_count_each_vaccine"),
+    # A recorded 5-in-1 dose makes that the programme: 5-in-1 2 is due 56 days after it (2024-11-30), 3 waits for 2.
+    pytest.param(FOUR_IN_ONE | {"doses": (given("dpt_ipv_hib", 1, "2024-10-05"),)}, 6,
                  id="a_child_who_switched_is_judged_by_the_programme_that_fits"),
     # hepb 1 is due before 3 calendar months: 92 days for a child born on May 31, 90 for one born on
     # Nov 30 (February is short). Overdue from the day the child is 3 months old.
-    pytest.param({"birth": "2024-05-31", "received": "2024-08-30", "records_begin": "2024-01-01"}, 0,
-                 id="born_on_the_31st_on_time_the_day_before_3_months"),
-    pytest.param({"birth": "2024-05-31", "received": "2024-08-31", "records_begin": "2024-01-01"}, 1,
-                 id="born_on_the_31st_overdue_at_3_months"),
-    pytest.param({"birth": "2024-11-30", "received": "2025-02-27", "records_begin": "2024-01-01"}, 0,
-                 id="3_months_through_february_on_time"),
-    pytest.param({"birth": "2024-11-30", "received": "2025-02-28", "records_begin": "2024-01-01"}, 1,
-                 id="3_months_through_february_overdue"),
-    # je 2 is due 28 days after je 1's standard due date (2021-05-09): by 2021-06-06, however late je 1 came.
-    pytest.param({"birth": "2017-05-10", "received": "2021-06-06", "records_begin": "2021-01-01",
-                  "doses": (given("je", 1, "2021-06-01"),)}, 0, id="interval_dose_on_time_on_its_standard_due_date"),
-    pytest.param({"birth": "2017-05-10", "received": "2021-06-07", "records_begin": "2021-01-01",
-                  "doses": (given("je", 1, "2021-06-01"),)}, 1, id="interval_dose_overdue_after_its_standard_due_date"),
-    # MR 2 is due by the day before school entry: 2024-04-01 for a child born 2018-04-01 (the year above),
-    # 2025-04-01 for one born the next day.
-    pytest.param({"birth": "2018-04-01", "received": "2024-03-31", "records_begin": "2023-06-01"}, 0,
-                 id="mr2_on_time_on_the_last_day_before_school"),
-    pytest.param({"birth": "2018-04-01", "received": "2024-04-01", "records_begin": "2023-06-01"}, 1,
-                 id="mr2_overdue_at_school_entry"),
-    pytest.param({"birth": "2018-04-02", "received": "2024-04-01", "records_begin": "2023-06-01"}, 0,
-                 id="mr2_born_april_2_enters_school_a_year_later"),
-    pytest.param({"birth": "2018-04-02", "received": "2025-04-01", "records_begin": "2023-06-01"}, 1,
-                 id="mr2_born_april_2_overdue_a_year_later"),
-    # What is recorded after receipt, given or entered, neither counts nor offers a programme.
-    pytest.param(FOUR_IN_ONE | {"doses": (given("hib", 2, "2024-12-01", entered="2025-01-11"),)}, 6,
+    pytest.param({"birth": "2024-05-31", "received": "2024-08-30"}, 0, id="born_on_the_31st_on_time_the_day_before_3_months"),
+    pytest.param({"birth": "2024-05-31", "received": "2024-08-31"}, 1, id="born_on_the_31st_overdue_at_3_months"),
+    pytest.param({"birth": "2024-11-30", "received": "2025-02-27"}, 0, id="3_months_through_february_on_time"),
+    pytest.param({"birth": "2024-11-30", "received": "2025-02-28"}, 1, id="3_months_through_february_overdue"),
+    # je 2 is due 28 days after je 1 as actually given (2024-01-10): by 2024-02-07. The child's other doses fell
+    # due before the records begin (je 1 by 2021-05-09, the infant doses in 2017-18).
+    pytest.param({"birth": "2017-05-10", "received": "2024-02-07", "doses": (given("je", 1, "2024-01-10"),)}, 0,
+                 id="interval_dose_on_time_28_days_after_the_dose_given"),
+    pytest.param({"birth": "2017-05-10", "received": "2024-02-08", "doses": (given("je", 1, "2024-01-10"),)}, 1,
+                 id="interval_dose_overdue_after_28_days"),
+    # MR 2 is due by the day before school entry: 2024-03-31 for a child born 2018-04-01 (the year above),
+    # 2025-03-31 for one born the next day.
+    pytest.param({"birth": "2018-04-01", "received": "2024-03-31"}, 0, id="mr2_on_time_on_the_last_day_before_school"),
+    pytest.param({"birth": "2018-04-01", "received": "2024-04-01"}, 1, id="mr2_overdue_at_school_entry"),
+    pytest.param({"birth": "2018-04-02", "received": "2024-04-01"}, 0, id="mr2_born_april_2_enters_school_a_year_later"),
+    pytest.param({"birth": "2018-04-02", "received": "2025-04-01"}, 1, id="mr2_born_april_2_overdue_a_year_later"),
+    # An older child: its infant doses fell due years before the records; je 4 (before age 13: 2023-08-31) inside.
+    pytest.param({"birth": "2010-09-01", "received": "2023-08-31"}, 0, id="older_child_nothing_due_inside_the_records"),
+    pytest.param({"birth": "2010-09-01", "received": "2023-09-01"}, 1, id="older_child_judged_on_the_doses_due_inside"),
+    # What is recorded after receipt, given or entered, neither counts nor sets the programme.
+    pytest.param(FOUR_IN_ONE | {"doses": (given("hib", 1, "2024-12-01", entered="2025-01-11"),)}, 7,
                  id="a_dose_entered_after_receipt_does_not_count"),
-    pytest.param(FOUR_IN_ONE | {"doses": (given("dpt_ipv", 2, "2025-01-11"),)}, 6,
+    pytest.param(FOUR_IN_ONE | {"doses": (given("dpt_ipv", 1, "2025-01-11"),)}, 7,
                  id="a_dose_given_after_receipt_does_not_count"),
     pytest.param(FOUR_IN_ONE | {"doses": tuple(given("dpt_ipv_hib", n, "2024-12-20", entered="2025-01-11")
-                                               for n in (1, 2, 3))}, 6,
+                                               for n in (1, 2, 3))}, 7,
                  id="a_programme_recorded_after_receipt_is_not_offered"),
-    pytest.param(FOUR_IN_ONE | {"doses": (given("hib", 2, "2024-12-01", entered="2024-12-02"),)}, 5,
+    # hib 1 on record: done, and hib 2 is due 56 days after it (2025-01-26).
+    pytest.param(FOUR_IN_ONE | {"doses": (given("hib", 1, "2024-12-01", entered="2024-12-02"),)}, 6,
                  id="a_dose_known_at_receipt_counts"),
-    # hepb is routine for births from 2016-04-01: due by 2016-06-30 and 2016-07-31 for a child born that day.
-    pytest.param({"birth": "2016-04-01", "received": "2016-08-01", "records_begin": "2016-01-01"}, 2,
-                 id="hepb_routine_for_births_from_2016_04_01"),
-    pytest.param({"birth": "2016-03-31", "received": "2016-08-01", "records_begin": "2016-01-01"}, 0,
-                 id="hepb_not_routine_for_births_before"),
 ]
 
 
+@pytest.fixture(scope="module")
+def overdue(tmp_path_factory) -> dict[str, int]:
+    """``overdue_immunizations`` of every case's intake, from one warehouse holding all of them."""
+    records = MiniWarehouse().link("111007", "B0", "P0")
+    records.add("immunizations", f"{RECORDS_BEGIN} 09:00", local_child_id="B0", birth_date="2022-12-01",
+                vaccine="bcg", dose=1, administered_date=RECORDS_BEGIN)
+    worlds = {"records": records}
+    for case in CASES:
+        values = case.values[0]
+        w = MiniWarehouse().link("111007", "A1", "P1")
+        for d in values.get("doses", ()):
+            w.add("immunizations", f"{d['entered']} 09:00", birth_date=values["birth"], vaccine=d["vaccine"],
+                  dose=d["dose"], administered_date=d["administered_date"])
+        report(w, "R1", f"{values['received']} 10:00", birth_date=values["birth"])
+        worlds[case.id] = w
+    con = MiniWarehouse.merged(worlds).build(tmp_path_factory.mktemp("immunization"))
+    features = read_features(con)
+    con.close()
+    return {name: int(in_world(features, name).set_index("report_id").loc["R1", "overdue_immunizations"])
+            for name in worlds if name != "records"}
+
+
 @pytest.mark.parametrize(("case", "expected"), CASES)
-def test_overdue_immunizations_follow_the_seed_schedule(case, expected):
-    assert overdue_at_receipt(**case) == expected
+def test_overdue_immunizations_follow_the_seed_schedule(overdue, request, case, expected):
+    assert overdue[request.node.callspec.id] == expected

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kodomo.contracts import contract, row_rules
+from kodomo.csv_safe import FORMULA_STARTS, safe_cell
 from kodomo.ingest.reader import FileRejected, ReadFile, read_csv_bytes
 from kodomo.ingest.validate import check_rows
 from kodomo.parsing.dates import DateError, format_era, parse_date, parse_datetime
@@ -65,3 +66,10 @@ def test_every_row_is_either_valid_or_quarantined_with_a_known_rule(data):
     valid = checked.values[~checked.invalid]
     for col in c.required_columns:
         assert valid[col].notna().all()
+
+
+@given(st.text(alphabet=st.sampled_from(list("=+-@\t\r'A1 (),\"!|")), max_size=8) | st.text(max_size=8))
+def test_a_safe_cell_never_starts_a_formula_and_keeps_the_text(text):
+    safe = safe_cell(text)
+    assert not safe.startswith(FORMULA_STARTS)
+    assert safe in (text, "'" + text)

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from kodomo.contracts import FEEDS, Column, Contract, contract
+from kodomo.contracts import FEEDS, LINEAGE_COLUMNS, Column, Contract, contract
 from kodomo.parsing.codes import with_check_digit
 from kodomo.quality import METADATA_COLUMNS, build_suite, suite_as_json, validate_frame
 from kodomo.quality.validation import _whole_frame_batch
@@ -28,7 +28,7 @@ DUCKDB_TYPES = {
     "prefecture_code": "VARCHAR", "code_set": "VARCHAR", "date": "DATE", "datetime": "TIMESTAMP",
     "integer": "INTEGER", "decimal": "DOUBLE",
 }
-METADATA_TYPES = {"_file": "VARCHAR", "_line": "INTEGER", "_delivery_date": "DATE"}
+METADATA_TYPES = {c.name: c.duckdb_type for c in LINEAGE_COLUMNS}
 
 
 # --- a valid table, generated from the contract -------------------------------------------
@@ -67,6 +67,7 @@ def valid_frame(feed_contract: Contract, rows: int = ROWS) -> pd.DataFrame:
     # agencies.csv has no delivery date in its name, so its rows have none.
     delivered = pd.Timestamp("2024-04-01") if feed_contract.is_folder else pd.NaT
     data["_delivery_date"] = [delivered] * rows
+    data["_seq"] = [1 if feed_contract.is_folder else 0] * rows
     return pd.DataFrame(data)
 
 

@@ -10,10 +10,11 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from app import warehouse
 from app.assessment import checklist, what_ifs
-from app.i18n import feature_label, t, value_label
+from app.i18n import feature_label, literal, t, value_label
 from app.services import operational_store, scoring_model, user_id
+from kodomo.appdata import intakes
+from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
 from kodomo.operational import (CASEWORKER, VIEW_INTAKE, AccessEntry, WorkerDecision, decision_codes, decisions_for,
                                 log_access, record_decision)
 from kodomo.settings import get_settings
@@ -25,22 +26,22 @@ def percent(p: float) -> str:
 
 def choose_intake(con, lang: str) -> tuple[str, str] | None:
     """The agency, then one of its open intakes (report, receipt, age; never a name)."""
-    agencies = warehouse.agencies_with_open_intakes(con)
+    agencies = intakes.agencies_with_open_intakes(con)
     names = dict(zip(agencies["agency_id"], agencies["name"], strict=True))
     agency = st.selectbox(t("agency", lang), list(names), format_func=lambda a: f"{a} {names[a]}", index=None,
                           placeholder=t("choose", lang), key="agency")
     if agency is None:
         return None
-    intakes = warehouse.open_intakes(con, agency).set_index("report_id")
+    queue = intakes.open_intakes(con, agency).set_index("report_id")
     report = st.selectbox(
-        t("intake", lang), list(intakes.index), index=None, placeholder=t("choose", lang), key=f"intake_{agency}",
+        t("intake", lang), list(queue.index), index=None, placeholder=t("choose", lang), key=f"intake_{agency}",
         format_func=lambda r: t("intake_label", lang, report_id=r,
-                                received=f"{intakes.at[r, 'received_at']:%Y-%m-%d}",
-                                age=f"{intakes.at[r, 'age_years']:.1f}"))
+                                received=f"{queue.at[r, 'received_at']:%Y-%m-%d}",
+                                age=f"{queue.at[r, 'age_years']:.1f}"))
     return None if report is None else (agency, report)
 
 
-def show_probability(score: warehouse.Score, review_threshold: float, lang: str) -> None:
+def show_probability(score: intakes.Score, review_threshold: float, lang: str) -> None:
     model = t("model_version", lang, version=score.model_version)
     st.metric(t("probability", lang), percent(score.risk_score))
     st.caption(t("probability_caption", lang, model=model))
@@ -97,7 +98,7 @@ class Shown:
     agency: str
     report: str
     person_key: str
-    score: warehouse.Score
+    score: intakes.Score
     verdict: int
 
 
@@ -115,7 +116,7 @@ def decision_form(store: Engine, user: str, shown: Shown, recorded: int, lang: s
         decision = st.radio(t("decision", lang), decision_codes(), index=None, key=f"decision_{form}",
                             format_func=lambda code: t(f"decision.{code}", lang))
         rationale = st.text_area(t("rationale", lang), key=f"rationale_{form}")
-        st.caption(t("recorded_by", lang, user=user))
+        st.caption(t("recorded_by", lang, user=literal(user)))
         if not st.form_submit_button(t("submit", lang)):
             return
     if decision is None:
@@ -154,22 +155,26 @@ def render(lang: str) -> None:
     if not current.warehouse_path.exists():
         st.info(t("no_warehouse", lang))
         return
-    with warehouse.read_only(current.warehouse_path) as con:
-        if not warehouse.has_scores(con):
-            st.info(t("no_warehouse", lang))
-            return
-        chosen = choose_intake(con, lang)
-        if chosen is None:
-            return
-        agency, report = chosen
-        features, score = warehouse.intake(con, agency, report)
+    try:
+        with read_only(current.warehouse_path) as con:
+            if not intakes.has_scores(con):
+                st.info(t("no_warehouse", lang))
+                return
+            chosen = choose_intake(con, lang)
+            if chosen is None:
+                return
+            agency, report = chosen
+            features, score = intakes.intake(con, agency, report)
+    except WarehouseUnavailable:
+        st.error(t("warehouse_unavailable", lang))
+        return
     person_key = str(features["person_key"].iloc[0])
     store = operational_store(current)
     # Audit first: if the log cannot be written, the intake is not shown.
     log_access(store, AccessEntry(user, CASEWORKER, VIEW_INTAKE, agency, report, person_key))
     model = scoring_model(current, score.model_version)
     received, age = features["received_at"].iloc[0], features["age_years"].iloc[0]
-    st.header(t("intake_header", lang, report_id=report, agency_id=agency))
+    st.header(t("intake_header", lang, report_id=literal(report), agency_id=literal(agency)))
     st.write(f"{t('received_at', lang)}: {received:%Y-%m-%d %H:%M} ・ "
              f"{t('age', lang)}: {t('age_value', lang, age=f'{age:.1f}')}")
     model_side, checklist_side = st.columns([3, 2])

@@ -24,10 +24,7 @@ renamed as (
         temporary_protection_at,
         severe_harm = 'yes' as is_severe_harm,
         updated_at,
-        _file as source_file,
-        _line as source_line,
-        _delivery_date as delivered_on,
-        _seq as delivery_seq
+        {{ lineage_columns() }}
     from source
 )
 

@@ -22,10 +22,7 @@ renamed as (
         result as checkup_result,
         notes,
         updated_at,
-        _file as source_file,
-        _line as source_line,
-        _delivery_date as delivered_on,
-        _seq as delivery_seq
+        {{ lineage_columns() }}
     from source
 )
 

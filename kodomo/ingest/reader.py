@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from kodomo.contracts import file_rules
 from kodomo.parsing.codes import is_agency_id
 
 _FILE_NAME = re.compile(r"(?P<agency>[^_]+)_(?P<date>\d{8})_(?P<seq>\d+)\.csv")
@@ -20,6 +19,8 @@ class FileRejected(Exception):
     """The whole file is quarantined; ``rule`` is a key of the contracts' file_rules."""
 
     def __init__(self, rule: str, detail: str):
+        if rule not in file_rules():
+            raise KeyError(f"{rule!r} is not a file rule of data_contracts/common.yml")
         super().__init__(f"{rule}: {detail}")
         self.rule = rule
         self.detail = detail
@@ -39,7 +40,6 @@ class ReadFile:
     lines: list[int]
     encoding: str
     line_ending: str
-    sha256: str
     duplicate_columns: list[str] = field(default_factory=list)
 
 
@@ -102,10 +102,5 @@ def read_csv_bytes(data: bytes) -> ReadFile:
         lines=lines,
         encoding=encoding,
         line_ending=line_ending,
-        sha256=hashlib.sha256(data).hexdigest(),
         duplicate_columns=duplicates,
     )
-
-
-def read_csv_file(path: Path) -> ReadFile:
-    return read_csv_bytes(path.read_bytes())

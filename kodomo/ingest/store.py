@@ -6,12 +6,14 @@ import json
 import duckdb
 import pandas as pd
 
-from kodomo.contracts import Contract
-from kodomo.ingest.feed import FeedLoad
+from kodomo.contracts import LINEAGE_COLUMNS, Contract
+from kodomo.ingest.feed import FILE_COLUMNS, FeedLoad
+from kodomo.tables import insert_rows, replace_table
 
 SCHEMAS = ("raw", "valid", "quarantine", "meta")
 _DUCKDB_TYPES = {"date": "DATE", "datetime": "TIMESTAMP", "integer": "INTEGER", "decimal": "DOUBLE"}
-_META_TYPES = {"_file": "VARCHAR", "_line": "INTEGER", "_delivery_date": "DATE", "_seq": "INTEGER"}
+_QUARANTINE_COLUMNS = ["feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key", "status",
+                       "resolved_by"]
 
 QUARANTINE_ROWS_DDL = """
 create table if not exists quarantine.rows (
@@ -42,51 +44,41 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+def _lineage_select() -> list[str]:
+    return [f'cast("{c.name}" as {c.duckdb_type}) as "{c.name}"' for c in LINEAGE_COLUMNS]
+
+
 def _typed_select(contract: Contract) -> str:
     cols = [f'cast("{c.name}" as {duckdb_type(c.type)}) as "{c.name}"' for c in contract.columns]
-    cols += [f'cast("{m}" as {t}) as "{m}"' for m, t in _META_TYPES.items()]
-    return ", ".join(cols)
+    return ", ".join(cols + _lineage_select())
 
 
-def _replace_table(con, table: str, select: str, frame: pd.DataFrame) -> None:
-    con.register("_frame", frame)
-    try:
-        con.execute(f"create or replace table {table} as select {select} from _frame")
-    finally:
-        con.unregister("_frame")
+def _raw_select(contract: Contract) -> str:
+    """The delivered text of the contract's columns and the lineage: unknown columns are never stored."""
+    return ", ".join([f'"{c}"' for c in contract.column_names] + _lineage_select())
 
 
 def _replace_feed_rows(con, table: str, feed: str, frame: pd.DataFrame, columns: list[str]) -> None:
     con.execute(f"delete from {table} where feed = ?", [feed])
-    if frame.empty:
-        return
-    con.register("_frame", frame[columns])
-    try:
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        con.execute(f"insert into {table} ({quoted}) select {quoted} from _frame")
-    finally:
-        con.unregister("_frame")
+    insert_rows(con, table, frame, columns)
 
 
 def write_feed(con: duckdb.DuckDBPyConnection, contract: Contract, load: FeedLoad) -> None:
-    """Replace everything this feed wrote before, in one transaction: loading twice changes nothing."""
+    """Replace everything this feed wrote before, in one transaction: loading twice changes nothing.
+
+    ``load`` holds every file ever delivered (the archive), so replacing loses nothing a landing no longer has.
+    """
     prepare(con)
     con.execute("begin")
     try:
-        raw_cols = ", ".join(f'"{c}"' for c in [*contract.column_names, "_extra"])
-        meta = ", ".join(f'cast("{m}" as {t}) as "{m}"' for m, t in _META_TYPES.items())
-        _replace_table(con, f"raw.{contract.feed}", f"{raw_cols}, {meta}", load.raw)
-        _replace_table(con, f"valid.{contract.feed}", _typed_select(contract), load.valid)
-        _replace_table(con, f"valid.{contract.feed}_versions", _typed_select(contract), load.versions)
-        _replace_feed_rows(con, "quarantine.rows", contract.feed, load.quarantine,
-                           ["feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key",
-                            "status", "resolved_by"])
+        replace_table(con, f"raw.{contract.feed}", load.raw, _raw_select(contract))
+        replace_table(con, f"valid.{contract.feed}", load.valid, _typed_select(contract))
+        replace_table(con, f"valid.{contract.feed}_versions", load.versions, _typed_select(contract))
+        _replace_feed_rows(con, "quarantine.rows", contract.feed, load.quarantine, _QUARANTINE_COLUMNS)
         files = load.files
-        rejected = files[files["status"] == "quarantined"] if not files.empty else files
-        _replace_feed_rows(con, "quarantine.files", contract.feed, rejected, ["feed", "file", "rule", "detail"])
-        _replace_feed_rows(con, "meta.files", contract.feed, files,
-                           ["feed", "file", "status", "rule", "detail", "encoding", "line_ending", "rows",
-                            "extra_columns", "sha256"])
+        _replace_feed_rows(con, "quarantine.files", contract.feed, files[files["status"] == "quarantined"],
+                           ["feed", "file", "rule", "detail"])
+        _replace_feed_rows(con, "meta.files", contract.feed, files, list(FILE_COLUMNS))
         con.execute("insert or replace into meta.feed_report values (?, ?)", [contract.feed, json.dumps(load.report)])
         con.execute("commit")
     except Exception:

@@ -18,10 +18,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from kodomo.csv_safe import safe_rows
 from kodomo.linkage.cluster import LINK_THRESHOLD, cluster_nodes, review_pairs
 from kodomo.linkage.model import (can_train, exact_pair_scores, node_pair_scores, register_records, save_model,
                                   train)
 from kodomo.linkage.records import existing_tables, read_person_variants, with_comparison_columns
+from kodomo.tables import replace_table
 
 logger = logging.getLogger(__name__)
 SCHEMA = "linkage"
@@ -37,14 +39,6 @@ class LinkageSummary:
     scored_pairs: int
     review_pairs: int
     model_path: Path | None  # None: too little data to train, exact matches only
-
-
-def _write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.register("_frame", frame)
-    try:
-        con.execute(f"create or replace table {SCHEMA}.{table} as select * from _frame")
-    finally:
-        con.unregister("_frame")
 
 
 def _node_columns(pairs: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
@@ -79,9 +73,10 @@ def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path,
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute("begin")
     try:
-        _write_table(con, "person_records", records.drop(columns=["unique_id"]))
-        _write_table(con, "person_links", keyed[list(EXPORT_COLUMNS)].sort_values(["agency_id", "local_child_id"]))
-        _write_table(con, "review_pairs", review)
+        replace_table(con, f"{SCHEMA}.person_records", records.drop(columns=["unique_id"]))
+        replace_table(con, f"{SCHEMA}.person_links",
+                      keyed[list(EXPORT_COLUMNS)].sort_values(["agency_id", "local_child_id"]))
+        replace_table(con, f"{SCHEMA}.review_pairs", review)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -96,8 +91,10 @@ def export_links(con: duckdb.DuckDBPyConnection, out_path: str | Path) -> int:
         raise ValueError("no linkage result yet: run 'kodomo run --landing DIR' first")
     rows = con.execute(f"select {', '.join(EXPORT_COLUMNS)} from {SCHEMA}.person_links "
                        "order by agency_id, local_child_id").fetchall()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)  # like `generate --out`: the operator named the place
     with open(out_path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(safe_rows(rows))  # agencies' IDs are free text to a spreadsheet
     return len(rows)

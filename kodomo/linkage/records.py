@@ -12,11 +12,10 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from kodomo.contracts import PERSON_COLUMNS, all_contracts
+from kodomo.contracts import PERSON_COLUMNS, person_feeds
 from kodomo.linkage.normalise import NameLexicon, one_byte_kana
 from kodomo.parsing.text import fold_kana, fold_kanji
 
-PERSON_FEEDS = tuple(c.feed for c in all_contracts().values() if c.person)
 NODE_SEPARATOR = "|"
 
 # Places each feed tells about a child record, beside the delivering agency itself.
@@ -53,7 +52,7 @@ def _union(selects: list[str]) -> str:
 def read_person_variants(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Distinct person-field variants per node, with the node's places, moves and prefecture."""
     tables = existing_tables(con, "valid")
-    feeds = [f for f in PERSON_FEEDS if f in tables]
+    feeds = [f for f in person_feeds() if f in tables]
     if not feeds:
         return pd.DataFrame(columns=["agency_id", *PERSON_COLUMNS, "prefecture_code", "places", "move_keys"])
     columns = ", ".join(["agency_id", *PERSON_COLUMNS])

@@ -13,10 +13,10 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import AndCondition, Condition
 from great_expectations.expectations.row_conditions import Column as ConditionColumn
 
-from kodomo.contracts import Column, ConditionalRule, Contract, common, row_rules
+from kodomo.contracts import LINEAGE_COLUMNS, Column, ConditionalRule, Contract, common, row_rules
 
 #: Lineage columns the ingestion adds to every valid table.
-METADATA_COLUMNS = ("_file", "_line", "_delivery_date")
+METADATA_COLUMNS = tuple(c.name for c in LINEAGE_COLUMNS)
 
 # Shapes that section 3 of the spec fixes per contract type. [0-9], not \d: Python's \d also
 # matches full-width digits, which the ingestion must have normalised away.

@@ -16,6 +16,7 @@ select
     links.person_key,
     reports.agency_id,
     reports.report_id,
+    reports.local_child_id,
     reports.address_municipality_code,
     reports.received_at,
     -- a report counts for others from when it is both received and on record

@@ -1,6 +1,7 @@
 -- Every event of a linked child, one row per event, from all feeds and agencies.
 -- event_at is when it happened; known_at when the platform could know it (never before event_at):
 -- filtering on known_at <= t gives exactly what was known at t. Free text and names are left out.
+-- local_child_id is the record's own ID in its agency: a history within one agency follows it.
 with reports as (
     select * from {{ ref('int_case_reports_linked') }}
 ),
@@ -11,7 +12,7 @@ links as (
 
 report_events as (
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports' as source_feed, report_id as source_id,
         'report_received' as event_type,
         received_at as event_at, report_known_at as known_at,
@@ -21,7 +22,7 @@ report_events as (
 
 safety_events as (
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports' as source_feed, report_id as source_id,
         'safety_confirmed' as event_type,
         safety_confirmed_at as event_at,
@@ -33,7 +34,7 @@ safety_events as (
 substantiation_events as (
     -- the decision has no date of its own: it happened when the version carrying it was recorded
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports' as source_feed, report_id as source_id,
         'report_substantiated' as event_type,
         substantiated_known_at as event_at, substantiated_known_at as known_at,
@@ -42,7 +43,7 @@ substantiation_events as (
     where substantiated_known_at is not null
     union all
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports', report_id,
         'report_unsubstantiated',
         unsubstantiated_known_at, unsubstantiated_known_at,
@@ -53,7 +54,7 @@ substantiation_events as (
 
 protection_events as (
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports' as source_feed, report_id as source_id,
         'temporary_protection' as event_type,
         temporary_protection_at as event_at,
@@ -64,7 +65,7 @@ protection_events as (
 
 severe_harm_events as (
     select
-        person_key, agency_id, report_id,
+        person_key, agency_id, local_child_id, report_id,
         'case_reports' as source_feed, report_id as source_id,
         'severe_harm_recorded' as event_type,
         severe_harm_known_at as event_at, severe_harm_known_at as known_at
@@ -74,7 +75,7 @@ severe_harm_events as (
 
 assessment_events as (
     select
-        reports.person_key, assessments.agency_id, assessments.report_id,
+        reports.person_key, assessments.agency_id, reports.local_child_id, assessments.report_id,
         'assessments' as source_feed, assessments.assessment_id as source_id,
         'assessment' as event_type,
         assessments.assessed_at as event_at,
@@ -98,7 +99,7 @@ checkup_events as (
     -- a missed session stays an event even when it was made up later; a checkup still 'scheduled'
     -- has not happened: it is in the health record, not the timeline
     select
-        person_key, agency_id,
+        person_key, agency_id, local_child_id,
         'checkups' as source_feed, checkup_type as source_id,
         'checkup_no_show' as event_type,
         cast(missed_session_date as timestamp) as event_at,
@@ -108,7 +109,7 @@ checkup_events as (
     where was_missed
     union all by name
     select
-        person_key, agency_id,
+        person_key, agency_id, local_child_id,
         'checkups' as source_feed, checkup_type as source_id,
         'checkup_attended' as event_type,
         cast(exam_date as timestamp) as event_at,
@@ -120,7 +121,7 @@ checkup_events as (
 
 immunization_events as (
     select
-        links.person_key, doses.agency_id,
+        links.person_key, doses.agency_id, doses.local_child_id,
         'immunizations' as source_feed, doses.vaccine || '_' || doses.dose as source_id,
         'immunization' as event_type,
         cast(doses.administered_date as timestamp) as event_at,
@@ -134,7 +135,7 @@ immunization_events as (
 
 move_events as (
     select
-        links.person_key, moves.agency_id,
+        links.person_key, moves.agency_id, moves.local_child_id,
         'resident_moves' as source_feed, moves.move_id as source_id,
         moves.move_type as event_type,
         cast(moves.move_date as timestamp) as event_at,
@@ -148,7 +149,7 @@ move_events as (
 
 alert_events as (
     select
-        links.person_key, alerts.agency_id,
+        links.person_key, alerts.agency_id, alerts.local_child_id,
         'alerts' as source_feed, alerts.alert_id as source_id,
         'alert_' || alerts.alert_type as event_type,
         alerts.issued_at as event_at,
@@ -179,6 +180,7 @@ select
     known_at,
     event_type,
     agency_id,
+    local_child_id,
     source_feed,
     source_id,
     report_id,

@@ -16,9 +16,7 @@ renamed as (
         destination_agency_id,
         summary,
         updated_at,
-        _file as source_file,
-        _line as source_line,
-        _delivery_date as delivered_on
+        {{ lineage_columns() }}
     from source
 )
 

@@ -14,9 +14,7 @@ renamed as (
         dose,
         administered_date,
         updated_at,
-        _file as source_file,
-        _line as source_line,
-        _delivery_date as delivered_on
+        {{ lineage_columns() }}
     from source
 )
 

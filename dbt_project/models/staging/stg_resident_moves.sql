@@ -16,9 +16,7 @@ renamed as (
         to_municipality_code,
         move_date,
         updated_at,
-        _file as source_file,
-        _line as source_line,
-        _delivery_date as delivered_on
+        {{ lineage_columns() }}
     from source
 )
 

@@ -12,24 +12,20 @@ the ingestion asset ``["valid", feed]``, ``linkage.person_links`` onto ``["linka
 Models keep dagster-dbt's key ``[schema, model]`` (``["marts", "child"]``).
 """
 
-import os
-import sys
+import json
+import logging
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from kodomo.dbt_sources import DBT_PROJECT_DIR
+from orchestration.defs.conform.project import dbt_project
 from orchestration.defs.ingestion.assets import valid_key
 from orchestration.defs.resources import Warehouse
 
 GROUP = "conform"
-#: The dbt installed beside this Python: the venv's bin is not always on PATH (e.g. `.venv/bin/kodomo run`).
-DBT_EXECUTABLE = os.fspath(Path(sys.executable).with_name("dbt"))
-#: What the manifest is parsed from: a change to any of these makes it stale.
-_PROJECT_INPUTS = ("dbt_project.yml", "selectors.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+progress_log = logging.getLogger("kodomo.progress")
 
 
 class KodomoDbtTranslator(DagsterDbtTranslator):
@@ -45,62 +41,41 @@ class KodomoDbtTranslator(DagsterDbtTranslator):
         return GROUP
 
 
-def _manifest_is_stale(project: DbtProject) -> bool:
-    if not project.manifest_path.exists():
-        return True
-    built = project.manifest_path.stat().st_mtime
-    for name in _PROJECT_INPUTS:
-        path = project.project_dir / name
-        files = path.rglob("*") if path.is_dir() else [path]
-        if any(f.is_file() and f.stat().st_mtime > built for f in files):
-            return True
-    return False
-
-
-def prepared_project() -> tuple[DbtProject, DbtCliResource]:
-    """The dbt project with a current manifest (parsed now if missing or older than the project)."""
-    project = DbtProject(project_dir=DBT_PROJECT_DIR)
-    cli = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-    if _manifest_is_stale(project):
-        cli.cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    return project, cli
-
-
-dbt_project, dbt_cli = prepared_project()
 # A feed and its version history are one ingestion asset. The valid sources' tests are left out of the
 # selectors (the ingestion's blocking contract suite is the check of a valid table); the person_links
 # source tests still run and stay observations of the linkage asset.
 translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
 
-def _dbt_build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator:
-    # The profile reads the warehouse file from DBT_DUCKDB_PATH; the dbt subprocess inherits it.
-    os.environ["DBT_DUCKDB_PATH"] = warehouse.path
-    yield from dbt_cli.cli(["build"], context=context).stream()
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, selector: str) -> Iterator:
+    progress_log.info(f"dbt: building {selector}")
+    # The profile reads the warehouse file from the `warehouse_path` var: the build's file, not the published one.
+    yield from dbt.cli(["build", "--vars", json.dumps({"warehouse_path": warehouse.path})], context=context).stream()
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    selector="before_linkage",
-    dagster_dbt_translator=translator,
-    name="dbt_before_linkage",
-)
-def dbt_before_linkage(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Staging views of every feed, the seed and the intermediate models that need no linkage."""
-    yield from _dbt_build(context, warehouse)
+def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinition]:
+    """The two dbt definitions, read from the project's manifest (``prepare_project`` makes it current)."""
 
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        selector="before_linkage",
+        dagster_dbt_translator=translator,
+        name="dbt_before_linkage",
+    )
+    def dbt_before_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        """Staging views of every feed, the seed and the intermediate models that need no linkage."""
+        yield from _dbt_build(context, dbt, warehouse, "before_linkage")
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    selector="after_linkage",
-    dagster_dbt_translator=translator,
-    name="dbt_after_linkage",
-)
-def dbt_after_linkage(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """The person-level intermediate models and the marts, on linkage.person_links."""
-    yield from _dbt_build(context, warehouse)
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        selector="after_linkage",
+        dagster_dbt_translator=translator,
+        name="dbt_after_linkage",
+    )
+    def dbt_after_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        """The person-level intermediate models and the marts, on linkage.person_links."""
+        yield from _dbt_build(context, dbt, warehouse, "after_linkage")
 
-
-conform_assets = [dbt_before_linkage, dbt_after_linkage]
+    return [dbt_before_linkage, dbt_after_linkage]

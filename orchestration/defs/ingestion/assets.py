@@ -1,5 +1,8 @@
 """One multi-asset per feed contract: raw rows, valid rows (latest version per key) and quarantine.
 
+Each asset archives the landing's new files under ``$KODOMO_HOME/archive`` and loads every archived file of
+its feed, so a landing that no longer holds a file (a drop zone, source-feeds.md §1 v1.1) loses nothing.
+
 The Great Expectations suite generated from the same contract runs on the valid table as a
 blocking check, so nothing downstream builds on a table that breaks its contract.
 """
@@ -12,9 +15,11 @@ import dagster as dg
 
 from kodomo.contracts import Contract, all_contracts
 from kodomo.ingest import load_feed
+from kodomo.ingest.archive import Archive
 from kodomo.ingest.landing import check_landing
 from kodomo.ingest.store import read_report, write_feed
 from kodomo.quality import validate_frame
+from kodomo.settings import get_settings
 from orchestration.defs.resources import KodomoHome, Landing, Warehouse
 
 GROUP = "ingestion"
@@ -50,15 +55,16 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
                               description="Great Expectations suite generated from the feed contract."),
         ],
     )
-    def ingest_feed(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse):
+    def ingest_feed(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse, home: KodomoHome):
         root = check_landing(Path(landing.path))
+        archive = Archive(get_settings().at_home(Path(home.path)).archive_dir)
         agencies = frozenset() if feed == "agencies" else _agencies(warehouse)
 
         def say(message: str) -> None:
             context.log.info(message)
             progress_log.info(message)
 
-        load = load_feed(contract, root, agencies, say)
+        load = load_feed(contract, root, agencies, say, archive)
         with warehouse.connect() as con:
             write_feed(con, contract, load)
         report = load.report
@@ -92,7 +98,7 @@ feed_assets = [build_feed_asset(c) for c in all_contracts().values()]
 def ingest_report(warehouse: Warehouse, home: KodomoHome) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as con:
         report = read_report(con)
-    path = Path(home.path) / "reports" / "ingest.json"
+    path = Path(home.build) / "reports" / "ingest.json"  # published with the warehouse
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     total = sum(r["rows_quarantined"] for r in report.values())

@@ -1,8 +1,8 @@
 """The linkage asset: reads the valid person-level feeds, writes the ``linkage`` schema.
 
 One multi-asset, because one Splink run produces all three tables: the links, the pairs left for
-review, and the person records (the search layer). The trained model is saved under
-``$KODOMO_HOME/linkage/``.
+review, and the person records (the search layer). The trained model is saved in the run's build folder
+and published with the warehouse as ``$KODOMO_HOME/linkage/model.json``.
 """
 
 import logging
@@ -10,17 +10,18 @@ from pathlib import Path
 
 import dagster as dg
 
+from kodomo.contracts import person_feeds
 from kodomo.linkage import link_children
 from kodomo.linkage.cluster import LINK_THRESHOLD
 from kodomo.linkage.model import SCORE_FLOOR
-from kodomo.linkage.records import PERSON_FEEDS, existing_tables
+from kodomo.linkage.records import existing_tables
 from orchestration.defs.resources import KodomoHome, Warehouse
 
 GROUP = "linkage"
 progress_log = logging.getLogger("kodomo.progress")
 LINKS = dg.AssetKey(["linkage", "person_links"])
 COVERAGE_CHECK = "one_row_per_child_record"
-UPSTREAM = [dg.AssetKey(["valid", "agencies"]), *(dg.AssetKey(["valid", feed]) for feed in PERSON_FEEDS)]
+UPSTREAM = [dg.AssetKey(["valid", "agencies"]), *(dg.AssetKey(["valid", feed]) for feed in person_feeds())]
 
 
 @dg.multi_asset(
@@ -43,8 +44,9 @@ UPSTREAM = [dg.AssetKey(["valid", "agencies"]), *(dg.AssetKey(["valid", feed]) f
                                                "person-level feeds (the export-links contract).")],
 )
 def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, home: KodomoHome):
+    progress_log.info("linkage: linking the child records of every agency")
     with warehouse.connect() as con:
-        summary = link_children(con, Path(home.path) / "linkage")
+        summary = link_children(con, Path(home.build) / "linkage")  # published with the warehouse
         missing, duplicated = coverage_gaps(con)
     message = (f"linkage: {summary.child_records} child records ({summary.records} variants) linked into "
                f"{summary.children} children; {summary.review_pairs} pairs for review")
@@ -61,7 +63,7 @@ def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse,
 
 def coverage_gaps(con) -> tuple[int, int]:
     """Child records of the valid feeds without a link row, and child records with more than one."""
-    feeds = [f for f in PERSON_FEEDS if f in existing_tables(con, "valid")]
+    feeds = [f for f in person_feeds() if f in existing_tables(con, "valid")]
     records = " union ".join(f"select agency_id, local_child_id from valid.{feed}" for feed in feeds)
     return con.execute(f"""
         select (select count(*) from ({records}) anti join linkage.person_links using (agency_id, local_child_id)),

@@ -1,6 +1,8 @@
-"""The risk model as Dagster assets: labels, features, the trained and registered model, promotion, scores.
+"""The risk model as Dagster assets: labels, the trained and registered model, promotion, scores.
 
-Tables go to the warehouse's ``ml`` schema; the model, its run and its promotion decision to MLflow.
+The features are the dbt marts ``marts.intake_features`` and ``marts.intake_features_within_agency`` (assets of
+the conform group, keyed ``[schema, model]`` by the dbt translator); the labels read the dbt layer's report
+versions. Tables go to the warehouse's ``ml`` schema; the model, its run and its promotion decision to MLflow.
 """
 
 import dataclasses
@@ -9,17 +11,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from kodomo.contracts import all_contracts
 from kodomo.settings import Settings, get_settings
 from orchestration.defs.resources import KodomoHome, Warehouse
 
 GROUP = "ml"
 progress_log = logging.getLogger("kodomo.progress")
-PERSON_LINKS = dg.AssetKey(["linkage", "person_links"])
-FEEDS = [dg.AssetKey(["valid", feed]) for feed in all_contracts()]
+# What the labels read: the report versions with the linked child, and the data's end.
+LABEL_INPUTS = [dg.AssetKey(["intermediate", "int_case_report_versions_linked"]),
+                dg.AssetKey(["intermediate", "int_data_extent"])]
+FEATURES = dg.AssetKey(["marts", "intake_features"])
+FEATURES_WITHIN_AGENCY = dg.AssetKey(["marts", "intake_features_within_agency"])
 LABELS = dg.AssetKey(["ml", "labels"])
-FEATURES = dg.AssetKey(["ml", "features"])
-FEATURES_WITHIN_AGENCY = dg.AssetKey(["ml", "features_within_agency"])
 MODEL = dg.AssetKey(["ml", "child_risk_model"])
 PROMOTION = dg.AssetKey(["ml", "promotion"])
 SCORES = dg.AssetKey(["ml", "intake_scores"])
@@ -38,7 +40,7 @@ def _say(context: dg.AssetExecutionContext, message: str) -> None:
     progress_log.info(message)
 
 
-@dg.asset(key=LABELS, group_name=GROUP, deps=[*FEEDS, PERSON_LINKS],
+@dg.asset(key=LABELS, group_name=GROUP, deps=LABEL_INPUTS,
           description="Outcome of source-feeds.md §7 per intake whose 365-day window closed (linked children).")
 def ml_labels(warehouse: Warehouse) -> dg.MaterializeResult:
     from ml.lifecycle import build_label_table
@@ -46,26 +48,6 @@ def ml_labels(warehouse: Warehouse) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         labels = build_label_table(con)
     return dg.MaterializeResult(metadata={"intakes": len(labels), "positives": int(labels["outcome"].sum())})
-
-
-@dg.asset(key=FEATURES, group_name=GROUP, deps=[*FEEDS, PERSON_LINKS],
-          description="Features of every intake as known at its receipt, history linked across agencies.")
-def ml_features(warehouse: Warehouse) -> dg.MaterializeResult:
-    from ml.lifecycle import build_feature_table
-
-    with warehouse.connect() as con:
-        features = build_feature_table(con)
-    return dg.MaterializeResult(metadata={"intakes": len(features)})
-
-
-@dg.asset(key=FEATURES_WITHIN_AGENCY, group_name=GROUP, deps=FEEDS,
-          description="The same features with history from the intake's own agency only (the comparison).")
-def ml_features_within_agency(warehouse: Warehouse) -> dg.MaterializeResult:
-    from ml.lifecycle import build_feature_table
-
-    with warehouse.connect() as con:
-        features = build_feature_table(con, within_agency=True)
-    return dg.MaterializeResult(metadata={"intakes": len(features)})
 
 
 @dg.asset(key=MODEL, group_name=GROUP, deps=[LABELS, FEATURES, FEATURES_WITHIN_AGENCY],
@@ -122,4 +104,4 @@ def ml_intake_scores(context: dg.AssetExecutionContext, warehouse: Warehouse,
     return dg.MaterializeResult(metadata={"champion": version or "none", "scored": rows})
 
 
-ml_assets = [ml_labels, ml_features, ml_features_within_agency, ml_child_risk_model, ml_promotion, ml_intake_scores]
+ml_assets = [ml_labels, ml_child_risk_model, ml_promotion, ml_intake_scores]

@@ -1,0 +1,1 @@
+{{ stage_assessments(source('valid', 'assessments_versions')) }}
