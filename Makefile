@@ -9,8 +9,9 @@ DEMO_SCALE ?= prefecture
 
 .PHONY: setup test demo app dagster bench clean
 
-# dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, is parsed
-# here when it is older than the project; every `kodomo run` checks it again. Importing the code never runs dbt.
+# dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, and the compiled
+# SQL of the online intake features are made here when the project changed; every `kodomo run` checks them again.
+# Importing the code never runs dbt.
 setup: $(VENV)/.installed
 	$(BIN)/python -m orchestration.defs.conform.project
 
