@@ -264,6 +264,15 @@ def test_without_a_warehouse_the_page_says_what_to_run(tmp_path, monkeypatch):
     assert t("no_warehouse") in at.info[0].value and not at.exception
 
 
+def test_an_unreadable_warehouse_is_said_in_plain_japanese(tmp_path, monkeypatch):
+    home = tmp_path / "unreadable"
+    home.mkdir()
+    (home / "warehouse.duckdb").write_text("not a DuckDB file", encoding="utf-8")
+    monkeypatch.setenv("KODOMO_HOME", str(home))
+    at = _app()
+    assert [e.value for e in at.error] == [t("warehouse_unavailable")] and not at.exception
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
