@@ -10,6 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
+from kodomo.appdata.warehouse import WarehouseUnavailable
 from kodomo.contracts import FEEDS
 from kodomo.ingest.archive import ArchiveError
 from kodomo.ingest.landing import LandingError, check_landing
@@ -21,7 +22,7 @@ class CommandError(Exception):
 
 
 #: Errors whose message is written for the operator: shown as they are, without a traceback.
-OPERATOR_ERRORS = (CommandError, LandingError, ArchiveError, ValueError)
+OPERATOR_ERRORS = (CommandError, LandingError, ArchiveError, WarehouseUnavailable, ValueError)
 
 
 def _progress(message: str) -> None:
@@ -156,6 +157,21 @@ def cmd_navigate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from kodomo.appdata.warehouse import read_only
+    from ml.live_scoring import load_champion, score_lines
+
+    settings = get_settings()
+    champion = load_champion(settings)
+    if champion is None:
+        raise CommandError("no champion model yet: run 'kodomo run --landing DIR' first")
+    lines = Path(args.batch).read_text(encoding="utf-8").splitlines()
+    with read_only(settings.warehouse_path) as con:
+        for result in score_lines(con, champion, lines):
+            print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def _date_argument(text: str) -> str:
     """A YYYY-MM-DD argument, checked when the arguments are parsed (before any slow import); kept as text."""
     try:
@@ -218,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--household", required=True)
     p.add_argument("--json", action="store_true", help="the answer as JSON (the only output format)")
     p.set_defaults(func=cmd_navigate)
+    p = sub.add_parser("score", parents=[debug], help="score new intakes as the app does, one JSON intake a line")
+    p.add_argument("--batch", required=True)
+    p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
+    p.set_defaults(func=cmd_score)
     return parser
 
 

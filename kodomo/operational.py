@@ -42,8 +42,8 @@ from dataclasses import asdict, dataclass
 from functools import cache
 
 from sqlalchemy import (DDL, BigInteger, Boolean, CheckConstraint, Column, Connection, DateTime, Engine, Float,
-                        Index, Integer, MetaData, RowMapping, String, Table, Text, bindparam, create_engine, event,
-                        func, insert, inspect, select, text)
+                        ForeignKey, Index, Integer, MetaData, RowMapping, String, Table, Text, UniqueConstraint,
+                        bindparam, create_engine, event, func, insert, inspect, select, text)
 from sqlalchemy.engine import make_url
 
 from kodomo import migrations
@@ -115,8 +115,6 @@ worker_decisions = Table(
     CheckConstraint(f"decision in ({', '.join(repr(c) for c in decision_codes())})", name="decision_code"),
     CheckConstraint("length(trim(rationale)) > 0", name="rationale_given"),
 )
-_STAMPED = {audit_log: "at", worker_decisions: "decided_at"}  # each append-only table's database-set time
-
 accounts = Table(
     "accounts", metadata,
     Column("user_id", String(64), primary_key=True),
@@ -129,8 +127,69 @@ accounts = Table(
     CheckConstraint(f"role in ({', '.join(repr(r) for r in ROLES)})", name="account_role"),
     CheckConstraint("length(trim(display_name)) > 0", name="display_name_given"),
 )
-# What the app role may do to each table: append-only logs, accounts that change but are never deleted.
-_APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE"}
+# The one-stop desk's consultations (kodomo/onestop/consultations.py): a consultation opened with the parent's
+# consent, the departments it is routed to, and its thread (append-only: messages between parent and desk, and
+# the desk's own records of what it did).
+CONSULTATION_DEPARTMENTS = ("child_rearing", "welfare", "housing", "employment", "health")
+CONTACT_PREFERENCES = ("in_app", "phone", "visit")
+PARENT, DEPARTMENT = "parent", "department"  # who wrote a thread entry
+MESSAGE, ACTION = "message", "action"  # a message is between parent and desk; an action is the desk's own record
+OPEN, CLOSED = "open", "closed"
+_DEPARTMENT_LIST = f"({', '.join(repr(d) for d in CONSULTATION_DEPARTMENTS)})"
+
+consultations = Table(
+    "consultations", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the municipality whose desk holds it
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("needs", Text, nullable=False),
+    Column("programmes", Text, nullable=False),  # catalogue ids suggested, ";"-separated, in catalogue order
+    Column("contact", String(16), nullable=False),
+    Column("consent_given_at", DateTime(timezone=True), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("code_expires_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    CheckConstraint("length(trim(needs)) > 0", name="needs_given"),
+    CheckConstraint(f"contact in ({', '.join(repr(c) for c in CONTACT_PREFERENCES)})", name="contact_preference"),
+    CheckConstraint(f"status in ({OPEN!r}, {CLOSED!r})", name="consultation_status"),
+    UniqueConstraint("code_hash", name="consultation_code"),
+)
+Index("consultations_agency", consultations.c.agency_id, consultations.c.id)
+
+consultation_departments = Table(
+    "consultation_departments", metadata,
+    Column("consultation_id", _ID, ForeignKey("consultations.id"), primary_key=True),
+    Column("department", String(16), primary_key=True),
+    CheckConstraint(f"department in {_DEPARTMENT_LIST}", name="routed_department"),
+)
+
+consultation_messages = Table(
+    "consultation_messages", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("consultation_id", _ID, ForeignKey("consultations.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("sender", String(16), nullable=False),
+    Column("department", String(16)),
+    Column("staff_id", String(64)),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    CheckConstraint(f"kind in ({MESSAGE!r}, {ACTION!r})", name="message_kind"),
+    CheckConstraint("length(trim(text)) > 0", name="message_text_given"),
+    CheckConstraint(f"(sender = 'parent' and department is null and staff_id is null and kind = 'message') "
+                    f"or (sender = 'department' and department in {_DEPARTMENT_LIST} and staff_id is not null)",
+                    name="message_sender"),
+)
+Index("consultation_messages_thread", consultation_messages.c.consultation_id, consultation_messages.c.id)
+
+# Each append-only table and its database-set time.
+_STAMPED = {audit_log: "at", worker_decisions: "decided_at", consultation_messages: "at"}
+# What the app role may do to each table: append-only logs, accounts that change but are never deleted, a
+# consultation whose status alone changes.
+_APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE",
+                   consultations: "SELECT, INSERT, UPDATE (status)", consultation_departments: "SELECT, INSERT",
+                   consultation_messages: "SELECT, INSERT"}
+# The tables of the first revision: a store made before migrations has exactly these.
+_BEFORE_MIGRATION_TABLES = frozenset({audit_log.name, worker_decisions.name})
 
 
 # --- protections: the triggers (and, on PostgreSQL, their functions), by name, with the text that makes them
@@ -181,14 +240,22 @@ def _pg_triggers(schema: str) -> dict[str, tuple[str, str]]:
     return made
 
 
+def _is_on(name: str, tables: Iterable[str]) -> bool:
+    """Whether the protection ``name`` (``<table>_<what>``) guards one of ``tables``."""
+    return any(name.startswith(f"{t}_") for t in tables)
+
+
 def _damaged_protections(con: Connection) -> dict[str, str]:
-    """Protections that are missing, changed or (PostgreSQL) not firing always: name → which of these."""
-    tables = [t.name for t in _STAMPED]
+    """Protections that are missing, changed or (PostgreSQL) not firing always: name → which of these.
+
+    Only the tables the store has are judged: a store at an earlier revision lacks the later tables."""
+    present = set(inspect(con).get_table_names())
+    tables = [t.name for t in _STAMPED if t.name in present]
     if con.dialect.name == "sqlite":
         found = dict(con.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
                                       ":tables").bindparams(bindparam("tables", tables, expanding=True))).all())
         return {name: _state(found.get(name)) for name, made in _sqlite_protections().items()
-                if found.get(name) != made}
+                if _is_on(name, tables) and found.get(name) != made}
     sources = dict(con.execute(text(
         "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace "
         "AND proname IN :names").bindparams(bindparam("names", list(_PG_FUNCTIONS), expanding=True))).all())
@@ -198,7 +265,9 @@ def _damaged_protections(con: Connection) -> dict[str, str]:
         "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger WHERE NOT tgisinternal "
         "AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
         "AND relname IN :tables)").bindparams(bindparam("tables", tables, expanding=True)))}
-    for name, (_, made) in _pg_triggers(con.scalar(text("SELECT current_schema()"))).items():
+    for name, (table, made) in _pg_triggers(con.scalar(text("SELECT current_schema()"))).items():
+        if table not in tables:
+            continue
         definition, enabled = found.get(name, (None, None))
         if definition != made:
             damaged[name] = _state(definition)
@@ -397,7 +466,8 @@ def _grant_app_role(con: Connection, role: str) -> None:
     con.execute(DDL(f"REVOKE ALL ON {', '.join(t.name for t in _APP_PRIVILEGES)} FROM {role}"))
     for table, privileges in _APP_PRIVILEGES.items():
         con.execute(DDL(f"GRANT {privileges} ON {table.name} TO {role}"))
-    con.execute(DDL(f"GRANT USAGE ON SEQUENCE {', '.join(f'{t.name}_id_seq' for t in _STAMPED)} TO {role}"))
+    sequences = [f"{t.name}_id_seq" for t in (*_STAMPED, consultations)]
+    con.execute(DDL(f"GRANT USAGE ON SEQUENCE {', '.join(sequences)} TO {role}"))
 
 
 # The revision whose schema a store made by ``metadata.create_all`` (before migrations) has.
@@ -410,8 +480,8 @@ def _upgrade_schema(con: Connection, settings: Settings) -> None:
     if audit_log.name in tables and "hash" not in {c["name"] for c in inspect(con).get_columns(audit_log.name)}:
         raise OperationalStoreError(f"the operational store {_shown(settings)} predates the tamper-evident audit "
                                     "log: move it aside to start a new one")
-    if migrations.current_revision(con) is None and tables & {t.name for t in _STAMPED}:
-        if not {t.name for t in _STAMPED} <= tables:
+    if migrations.current_revision(con) is None and tables & _BEFORE_MIGRATION_TABLES:
+        if not _BEFORE_MIGRATION_TABLES <= tables:
             raise OperationalStoreError(f"the operational store {_shown(settings)} has only some of its tables and "
                                         "no migration record: move it aside to start a new one")
         migrations.stamp(con, _BEFORE_MIGRATIONS)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from app import assessment
+from ml import assessment
 from app.i18n import LANGUAGES, TEXT, feature_label, t
 from kodomo.cli import main
 from kodomo.contracts import contract

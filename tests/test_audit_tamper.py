@@ -332,8 +332,17 @@ def test_the_app_role_owns_nothing(production):
                              "('audit_log', 'worker_decisions', 'accounts', 'alembic_version')").fetchall()
         granted = con.execute("SELECT table_name, privilege_type FROM information_schema.role_table_grants "
                               "WHERE grantee = 'kodomo_app' ORDER BY 1, 2").fetchall()
+        status_only = con.execute("SELECT table_name, column_name, privilege_type FROM "
+                                  "information_schema.role_column_grants WHERE grantee = 'kodomo_app' "
+                                  "AND privilege_type = 'UPDATE' ORDER BY 1, 2").fetchall()
     assert role == (False, False, False, False) and owners == [("postgres",)]
-    # accounts change (passwords, deactivation) but are never deleted; the migration record is the owner's
+    # accounts change (passwords, deactivation) but are never deleted; of a consultation only its status changes;
+    # the migration record is the owner's
     assert granted == [("accounts", "INSERT"), ("accounts", "SELECT"), ("accounts", "UPDATE"),
                        ("audit_log", "INSERT"), ("audit_log", "SELECT"),
+                       ("consultation_departments", "INSERT"), ("consultation_departments", "SELECT"),
+                       ("consultation_messages", "INSERT"), ("consultation_messages", "SELECT"),
+                       ("consultations", "INSERT"), ("consultations", "SELECT"),
                        ("worker_decisions", "INSERT"), ("worker_decisions", "SELECT")]
+    assert ("consultations", "status", "UPDATE") in status_only
+    assert {(t, c) for t, c, _ in status_only if t == "consultations"} == {("consultations", "status")}

@@ -171,7 +171,7 @@ def kill_during(run: Run, phase: str) -> dict:
         time.sleep(1)  # dbt is writing the build's warehouse
     elif phase == "linkage":
         run.wait_for(lambda: run.said("linkage: linking"), "the linkage")
-        time.sleep(2)  # Splink is training
+        time.sleep(0.2)  # into Splink's training (which takes seconds even on a small world), not past it
         assert not run.said("dbt: building after_linkage")
     elif phase == "training":
         run.wait_for(lambda: mlflow_runs(run.home, "RUNNING") > 0, "an MLflow run")

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from app.assessment import checklist, what_ifs
+from ml.assessment import checklist, what_ifs
 from app.i18n import feature_label, literal, t, value_label
 from app.services import operational_store, scoring_model, user_id
 from kodomo.appdata import intakes

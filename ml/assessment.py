@@ -1,7 +1,7 @@
-"""What the intake page computes from one intake's features: missing information and its what-ifs, the checklist.
+"""What is shown beside an intake's probability: missing information and its what-ifs, the official checklist.
 
-Pure functions of a one-row features frame (a row of ``marts.intake_features``) and the scoring model; no
-Streamlit here.
+Pure functions of a one-row features frame (a row of ``marts.intake_features``, or of the online features) and the
+scoring model, shared by the intake page and ``kodomo score``.
 """
 from __future__ import annotations
 
