@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from ml.assessment import checklist, missing_items
-from kodomo.contracts import Column, contract
+from kodomo.contracts import contract
 from kodomo.ingest.validate import check_rows
 from kodomo.linkage.cluster import person_key as pseudonymous_key
 from kodomo.linkage.records import NODE_SEPARATOR

@@ -73,3 +73,32 @@ def scratch_postgres_url():
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
         con.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def scored_world(tmp_path_factory) -> dict:
+    """A generated `small` world (seed 5) built, trained, promoted and scored as `kodomo run` does, once per session:
+    the app's pages and the live scoring path both read it. Keys: root, landing, home."""
+    import duckdb
+
+    from kodomo.cli import main
+    from kodomo.settings import get_settings
+    from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
+    from ml.promotion import GateLimits
+    from orchestration.runner import build_platform
+
+    root = tmp_path_factory.mktemp("scoredworld")
+    landing, home = root / "landing", root / "home"
+    assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KODOMO_HOME", str(home))
+        mp.setenv("KODOMO_ENV", "local")
+        settings = get_settings()
+        build_platform(settings, landing)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            build_label_table(con)
+            train_and_register(con, settings)
+            # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
+            assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
+            score_open_intakes(con, settings)
+    return {"root": root, "landing": landing, "home": home}

@@ -19,18 +19,14 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from ml import assessment
 from app.i18n import LANGUAGES, TEXT, feature_label, t
-from kodomo.cli import main
 from kodomo.contracts import contract
 from kodomo.operational import audit_log, connect, decision_codes, worker_decisions
 from kodomo.settings import get_settings
+from ml import assessment
 from ml.explain import grouped_contributions
 from ml.features import assessment_items, design_matrix, feature_groups, read_features
-from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
-from ml.promotion import GateLimits
 from ml.registry import CHAMPION, connect as connect_registry, load_version, version_by_alias
-from orchestration.runner import build_platform
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,22 +35,14 @@ USER = "w001"
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    """Generate a world, build the warehouse to the person links, train, promote and score: as `kodomo run` does."""
-    root = tmp_path_factory.mktemp("appworld")
-    landing, home = root / "landing", root / "home"
-    assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
+def platform(scored_world):
+    """The scored world (conftest), with what the tests compare the pages with."""
+    home = scored_world["home"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
         mp.setenv("KODOMO_ENV", "local")
         settings = get_settings()
-        build_platform(settings, landing)
-        with duckdb.connect(str(settings.warehouse_path)) as con:
-            build_label_table(con)
-            train_and_register(con, settings)
-            # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
-            assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
-            score_open_intakes(con, settings)
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
             features = read_features(con)
             scored = con.execute("select * from ml.intake_scores").df().merge(
                 features[["agency_id", "report_id", "has_assessment"]], on=["agency_id", "report_id"])

@@ -116,8 +116,8 @@ def linked_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     warehouse = get_settings().warehouse_path
     warehouse.parent.mkdir(parents=True)
-    links = pd.DataFrame({"agency_id": ["111007"] * len(EXPORTED_IDS), "local_child_id": EXPORTED_IDS,
-                          "person_key": [f"P{i}" for i in range(len(EXPORTED_IDS))]})
+    links = pd.DataFrame({"agency_id": ["111007"] * len(EXPORTED_IDS),  # noqa: F841 - DuckDB reads it by name
+                          "local_child_id": EXPORTED_IDS, "person_key": [f"P{i}" for i in range(len(EXPORTED_IDS))]})
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema linkage")
         con.execute("create table linkage.person_links as select * from links")

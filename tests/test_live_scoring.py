@@ -10,37 +10,20 @@ import pandas as pd
 import pytest
 
 from kodomo.cli import main
-from kodomo.settings import get_settings
-from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
 from ml.live_scoring import intake_lines
-from ml.promotion import GateLimits
-from orchestration.runner import build_platform
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory):
-    """Generate a world, build the warehouse, train, promote and score: as `kodomo run` does (as in test_app)."""
-    root = tmp_path_factory.mktemp("liveworld")
-    landing, home = root / "landing", root / "home"
-    assert main(["generate", "--out", str(landing), "--scale", "small", "--seed", "5"]) == 0
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KODOMO_HOME", str(home))
-        mp.setenv("KODOMO_ENV", "local")
-        settings = get_settings()
-        build_platform(settings, landing)
-        with duckdb.connect(str(settings.warehouse_path)) as con:
-            build_label_table(con)
-            train_and_register(con, settings)
-            # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
-            assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
-            score_open_intakes(con, settings)
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            lines = intake_lines(con)
-            batch = con.execute("""select s.agency_id, s.report_id, s.risk_score, s.model_version, i.person_key
-                                   from ml.intake_scores s join intermediate.int_intakes i using (agency_id, report_id)
-                                """).df()
+def platform(scored_world):
+    """The scored world (conftest) and what the batch scored: the lines to replay and the stored scores."""
+    root, home = scored_world["root"], scored_world["home"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        lines = intake_lines(con)
+        batch = con.execute("""select s.agency_id, s.report_id, s.risk_score, s.model_version, i.person_key
+                               from ml.intake_scores s join intermediate.int_intakes i using (agency_id, report_id)
+                            """).df()
     return {"root": root, "home": home, "lines": lines, "batch": batch}
 
 

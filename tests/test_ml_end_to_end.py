@@ -18,7 +18,7 @@ from ml.backtest import run_backtest
 from ml.features import KEY
 from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
 from ml.promotion import GateLimits
-from ml.registry import CHALLENGER, CHAMPION, MODEL_NAME, connect, load_version, version_by_alias
+from ml.registry import CHALLENGER, CHAMPION, connect, load_version, version_by_alias
 
 pytestmark = pytest.mark.slow
 CUTOFF = dt.date(2024, 4, 1)
