@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 export KODOMO_HOME ?= $(CURDIR)/.kodomo
 DEMO_LANDING := $(KODOMO_HOME)/landing
 DEMO_SCALE ?= prefecture
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup test demo app dagster bench clean
 
@@ -24,13 +25,20 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+# The browser test drives Debian's Chromium through Playwright (never a downloaded browser), with Japanese fonts
+# so that screenshots read; installed here when missing (as root, or through sudo).
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium fonts-noto-cjk
 
 demo: setup
 	test -f $(DEMO_LANDING)/agencies.csv || $(BIN)/kodomo generate --out $(DEMO_LANDING) --scale $(DEMO_SCALE)
 	$(BIN)/kodomo run --landing $(DEMO_LANDING)
 	$(BIN)/kodomo report ingest
+	$(BIN)/kodomo demo-accounts
 	$(MAKE) app
 
 # The app reads the warehouse and the registry of $(KODOMO_HOME); the Dagster UI stays on `make dagster`.

@@ -6,6 +6,8 @@ assessment items among them), ``code.<code>``, ``route.<route code>``, ``decisio
 """
 from __future__ import annotations
 
+import math
+
 LANGUAGES = ("ja", "en")
 DEFAULT_LANGUAGE = "ja"
 
@@ -99,79 +101,237 @@ _VERDICTS = {
 
 _UI = {
     "app_title": ("こども支援プラットフォーム", "Kodomo platform"),
-    "synthetic_banner": ("このアプリのデータはすべて合成データです（`kodomo generate`）。実在の子ども・家庭・事例ではありません。",
-                         "All data in this app are synthetic (`kodomo generate`). No real child, family or case."),
-    "user_id_needed": ("閲覧の記録（監査ログ）のため、サイドバーに利用者IDを入力してください。",
-                       "Enter your user ID in the sidebar: every view is recorded in the audit log."),
-    "page": ("ページ", "Page"),
-    "page_intake": ("担当者: インテーク評価", "Caseworker: intake assessment"),
-    "page_model": ("データサイエンティスト: モデル", "Data scientist: model"),
-    "no_warehouse": ("ウェアハウスにスコアがありません。先に `kodomo run --landing DIR` を実行してください。",
-                     "The warehouse holds no scores yet: run `kodomo run --landing DIR` first."),
+    "synthetic_banner": ("このアプリのデータはすべて合成データです。実在の子ども・家庭・事例ではありません。",
+                         "All data in this app are synthetic: no real child, family or case."),
+    "no_secret": ("本番環境の設定が不足しているため起動できません（管理者へ連絡してください）: {reason}",
+                  "The app cannot start: production configuration is incomplete (tell the administrator): {reason}"),
+    "no_warehouse": ("まだ表示できるデータがありません。データの取り込みと処理が終わると表示されます。",
+                     "No data to show yet: it appears once the data have been taken in and processed."),
     "warehouse_unavailable": ("データを読み込めませんでした。処理の更新中の可能性があります。しばらくしてから再読み込みしてください。",
                               "The data could not be read; it may be being updated. Please reload in a moment."),
-    "agency": ("機関", "Agency"),
-    "intake": ("未終結のインテーク（通告）", "Open intake (report)"),
-    "choose": ("選択してください", "Choose one"),
-    "intake_label": ("通告 {report_id} ・ 受理 {received} ・ {age}歳", "Report {report_id} · received {received} · age {age}"),
-    "intake_header": ("通告 {report_id}（{agency_id}）", "Report {report_id} ({agency_id})"),
+    "refused": ("この操作はできません: {reason}", "Not allowed: {reason}"),
+    # signing in
+    "sign_in_title": ("サインイン", "Sign in"),
+    "user_id": ("利用者ID", "User ID"),
+    "password": ("パスワード", "Password"),
+    "sign_in": ("サインイン", "Sign in"),
+    "sign_in_oidc": ("組織のアカウントでサインイン", "Sign in with your organisation's account"),
+    "sign_in_failed": ("利用者IDまたはパスワードが違います。", "The user ID or password is wrong."),
+    "sign_in_locked": ("失敗が続いたため、このIDは一時的にロックされています。{seconds} 秒後にもう一度お試しください。",
+                       "Too many failed attempts: this ID is locked. Try again in {seconds} s."),
+    "oidc_no_account": ("「{user}」に対応する有効なアカウントがありません。管理者に登録を依頼してください。",
+                        "No active account matches {user}: ask the administrator to create one."),
+    "session_expired": ("15分間操作がなかったため、サインアウトしました。もう一度サインインしてください。",
+                        "You were signed out after 15 minutes without activity. Please sign in again."),
+    "signed_in_as": ("**{name}**（{role}）", "**{name}** ({role})"),
+    "sign_out": ("サインアウト", "Sign out"),
+    "home_greeting": ("{name} さん（{role}）", "{name} ({role})"),
+    # the work queue
+    "lookup_header": ("通告番号で開く", "Open by report number"),
+    "lookup_label": ("通告番号（完全一致）", "Report number (exact)"),
+    "purpose_label": ("閲覧の目的（管轄外の記録を開くときのみ）", "Purpose (only to open another jurisdiction's record)"),
+    "purpose_help": ("管轄外の記録を開くと、その記録を持つ機関のスーパーバイザーに目的とともに通知されます。",
+                     "Opening another jurisdiction's record is shown, with your purpose, to its supervisors."),
+    "open": ("開く", "Open"),
+    "lookup_none": ("通告番号「{number}」の受付は見つかりません。", "No intake has the report number {number}."),
+    "lookup_many": ("通告番号「{number}」の受付が複数の機関にあります。一覧から選んでください。",
+                    "Several agencies have an intake numbered {number}: choose it in the list."),
+    "needs_purpose": ("この受付は管轄外です。閲覧の目的を入力してから開いてください（相手機関のスーパーバイザーに通知されます）。",
+                      "This intake is outside your jurisdiction: state a purpose to open it (its supervisors will see it)."),
+    "sort_by": ("並べ替え", "Sort by"),
+    "queue_summary": ("未終結の受付 {n} 件（48時間以内の安全確認が期限切れ: {overdue} 件）。行を選ぶと開きます。",
+                      "{n} open intakes ({overdue} past the 48-hour safety check). Select a row to open it."),
+    "col_report": ("通告番号", "Report"),
+    "col_agency": ("機関", "Agency"),
+    "col_safety_deadline": ("安全確認の期限（受理から48時間）", "Safety check due (48 h)"),
+    "col_safety": ("安全確認", "Safety check"),
+    "col_status": ("判断", "Decision"),
+    "col_source": ("受付の経路", "Entered"),
+    # one intake
+    "no_intake_open": ("受付一覧から受付を開いてください。", "Open an intake from the work queue."),
+    "opened_with_purpose": ("管轄外の記録です。目的「{purpose}」で開いたことが相手機関に通知されています。",
+                            "Another jurisdiction's record, opened for: {purpose}. Its supervisors are told."),
+    "intake_header": ("通告 {report_id}（{agency}）", "Report {report_id} ({agency})"),
     "received_at": ("受理日時", "Received"),
-    "age": ("年齢", "Age"),
+    "route_label": ("通告経路", "Referral route"),
+    "abuse_types_label": ("通告された虐待の種類", "Abuse reported"),
+    "none_recorded": ("記録なし", "none recorded"),
+    "age": ("年齢（受理時）", "Age at receipt"),
     "age_value": ("{age}歳", "{age} years"),
-    "probability": ("1年以内の重大な再通告・重大な被害の確率", "Probability of a serious re-report or severe harm within a year"),
-    "probability_caption": ("合成データで学習したモデル（{model}）が出した確率です。判断の参考情報であり、決定は担当者が行います。",
-                            "A probability from a model ({model}) trained on SYNTHETIC data. Decision support only: the worker decides."),
-    "model_version": ("child_risk バージョン {version}", "child_risk version {version}"),
-    "above_threshold": ("レビュー基準（{threshold}）以上: 上席者による確認を推奨します。",
-                        "At or above the review threshold ({threshold}): a second look by a senior worker is suggested."),
-    "below_threshold": ("レビュー基準（{threshold}）未満。", "Below the review threshold ({threshold})."),
-    "reasons": ("確率を上げた主な要因（SHAP）", "What raised the probability most (SHAP)"),
-    "no_reasons": ("確率を上げた要因はありません。", "No input raised the probability."),
-    "col_input": ("項目", "Input"),
-    "col_value": ("値", "Value"),
-    "col_contribution": ("寄与（対数オッズ）", "Contribution (log-odds)"),
+    "age_years_months": ("{years}歳{months}か月", "{years} y {months} m"),
+    "age_months": ("生後{months}か月", "{months} months old"),
+    "safety_check": ("安全確認", "Safety check"),
+    "safety_confirmed": ("確認済み（{at}）", "confirmed ({at})"),
+    "safety_open": ("未確認（期限 {deadline}）", "not yet confirmed (due {deadline})"),
+    "safety_overdue": ("48時間以内の安全確認が期限（{deadline}）を過ぎていますが、確認の記録がありません。",
+                       "The 48-hour safety check was due {deadline} and no confirmation is on record."),
+    "answers_header": ("アセスメントの回答", "Assessment answers"),
+    "no_assessment": ("この受付にはまだアセスメントの記録がありません（すべて未記録）。",
+                      "No assessment is recorded for this intake yet (everything not recorded)."),
+    "col_answer": ("回答", "Answer"),
+    "col_count": ("件数", "Count"),
+    "history_header": ("他機関を含むこれまでの経過（受理時点）", "History across agencies (as known at receipt)"),
+    "history_help": ("予測に使われた、受理の時点までに分かっていた記録の件数です。",
+                     "The counts the prediction used: what was on record by the time of receipt."),
+    "holders": ("この子どもの記録がある機関:", "Agencies holding a record of this child:"),
+    "since": ("{since} から", "since {since}"),
+    "outcome": ("予測（参考情報）", "Prediction (for reference)"),
+    "probability": ("虐待が確認された再通告または重大な被害（1年以内）の確率",
+                    "Probability of a substantiated re-report or severe harm within a year"),
+    "interval": ("おおよその範囲: {low}〜{high}", "Likely range: {low} to {high}"),
+    "base_rate": ("参考: 受付全体では {rate} の子どもにこの結果が起きています（基準率）。",
+                  "For comparison: {rate} of all intakes have this outcome (the base rate)."),
+    "band_line": ("区分: {band}", "Band: {band}"),
+    "probability_caption": ("{model}による、合成データで学習した確率です。判断を助けるための参考情報であり、決定は担当者が行います。",
+                            "From the {model}, trained on SYNTHETIC data. Decision support only: the worker decides."),
+    "model_name": ("予測モデル（第{version}版）", "prediction model (version {version})"),
+    "above_threshold": ("レビュー基準（{threshold}）以上: 上席者と一緒に確認することを勧めます。"
+                        "基準は、確率が受付全体の上位20%に入る水準です。",
+                        "At or above the review threshold ({threshold}): look at it with a senior worker. The "
+                        "threshold is where an intake is among the top 20% of probabilities."),
+    "below_threshold": ("レビュー基準（{threshold}）未満です。これは安全という意味ではありません。"
+                        "のちに重大な結果となった子どもの多くも、この基準未満と予測されていました。"
+                        "公式シートの判定と担当者の見立てで判断してください。",
+                        "Below the review threshold ({threshold}). This does NOT mean the child is safe: many "
+                        "children who later came to serious harm scored below it. Decide with the official sheet "
+                        "and your own assessment."),
+    "disagree_model_high": ("予測モデルはレビュー基準以上ですが、公式シートは一時保護の検討を示していません。両者が食い違っています。",
+                            "The model is above the review threshold, but the official sheet does not call for "
+                            "considering protection: they disagree."),
+    "disagree_checklist_high": ("公式シートは一時保護の検討を示していますが、予測モデルはレビュー基準未満です。両者が食い違っています。"
+                                "シートの判定を軽く見ないでください。",
+                                "The official sheet calls for considering protection, but the model is below the "
+                                "review threshold: they disagree. Do not discount the sheet."),
+    "no_champion": ("予測モデルがまだ運用されていないため、確率は表示できません。公式シートの判定を参照してください。",
+                    "No prediction model is in use yet, so there is no probability: see the official sheet."),
+    "reasons": ("確率を動かした主な要因", "What moved the probability most"),
+    "no_reasons": ("確率を大きく動かした項目はありません。", "No input moved the probability noticeably."),
+    "raised": ("上げた", "raised it"),
+    "lowered": ("下げた", "lowered it"),
+    "points_axis": ("確率への影響（ポイント）", "Effect on the probability (points)"),
+    "col_value": ("この受付での値", "This intake"),
+    "col_points": ("影響（ポイント）", "Effect (points)"),
+    "reasons_help": ("各項目がなかったとした場合に確率が何ポイント変わるかの目安です（プラスは上げた、マイナスは下げた）。"
+                     "合計は基準率からの差とほぼ一致しますが、厳密には一致しません。",
+                     "Roughly how many points the probability would change without each item (plus raised it, minus "
+                     "lowered it). They add up to about, not exactly, the distance from the base rate."),
+    "unknown_moves": ("「不明」の項目も確率を動かします。確認できていないこと自体が、これまでの事例で結果と関係していたためです。"
+                      "確認できた場合の変化は下の「不足している情報」を見てください。",
+                      "An \"unknown\" answer moves the probability too: in past cases, not knowing was itself related "
+                      "to the outcome. See \"Missing information\" below for what finding out would change."),
     "missing_info": ("不足している情報", "Missing information"),
-    "missing_info_help": ("「不明」または未記録の項目です。確認できた場合に確率がどう変わるかを示します（同じモデルで再計算）。",
+    "missing_info_help": ("「不明」または未記録の項目です。確認できた場合に確率がどう変わるかを示します（同じモデルで再計算）。"
+                          "年齢から本人に聞けない項目は除いています。",
                           "Items recorded as unknown or not recorded, and how the probability would change if each "
-                          "were found out (rescored with the same model)."),
+                          "were found out (rescored with the same model). Items a child of this age cannot answer "
+                          "are left out."),
     "no_missing": ("不明・未記録の項目はありません。", "No item is unknown or missing."),
     "col_item": ("項目", "Item"),
     "col_now": ("現在", "Now"),
-    "col_if": ("もし", "If"),
+    "col_if": ("確認できた値", "If found to be"),
     "col_probability": ("確率", "Probability"),
     "col_change": ("変化（ポイント）", "Change (points)"),
-    "checklist": ("公式アセスメントシート（一時保護決定に向けて）", "Official urgency checklist (assessment sheet)"),
-    "checklist_help": ("記録された「はい」だけが該当になります（「不明」は該当しません）。",
-                       "Only a recorded yes answers a question (unknown does not)."),
-    "col_question": ("設問", "Question"),
-    "col_answer": ("該当", "Answered yes"),
+    "checklist": ("一時保護決定に向けてのアセスメントシート", "Assessment sheet for temporary protection decisions"),
+    "checklist_help": ("記録された「はい」だけが該当になります。「不明」は、確認できれば該当しうる設問です。",
+                       "Only a recorded yes answers a question; unknown means it could once found out."),
     "verdict": ("判定: {verdict}", "Verdict: {verdict}"),
+    # decisions
     "decision_header": ("担当者の判断", "Your decision"),
-    "decision_help": ("判断は担当者が行います。モデルは選択を事前に設定しません。",
-                      "You decide: the model never pre-selects a decision."),
-    "decision": ("判断", "Decision"),
+    "decision_help": ("判断は担当者が行います。選択肢は事前に選ばれていません。予測の区分や公式シートの判定と異なる判断は、"
+                      "スーパーバイザーの確認に回ります。",
+                      "You decide: nothing is pre-selected. A decision against the band or the official sheet goes "
+                      "to your supervisor for review."),
+    "disposition": ("対応", "Disposition"),
     "rationale": ("判断の理由（必須）", "Rationale (required)"),
-    "recorded_by": ("記録者ID: {user}", "Recorded by: {user}"),
+    "amends_note": ("記録済みの判断（#{id}）を修正する新しい記録として保存されます。", "Saved as a new record amending decision #{id}."),
+    "recorded_by": ("記録者: {user}", "Recorded by: {user}"),
     "submit": ("判断を記録する", "Record decision"),
-    "decision_missing": ("判断を選択してください。", "Choose a decision."),
+    "decision_missing": ("対応を選択してください。", "Choose a disposition."),
     "rationale_missing": ("判断の理由を入力してください。", "Enter a rationale."),
-    "decision_saved": ("判断を記録しました（表示された確率 {probability}、モデル {version}）。",
-                       "Decision recorded (probability shown {probability}, model {version})."),
-    "previous_decisions": ("このインテークで記録された判断", "Decisions recorded for this intake"),
+    "decision_saved": ("判断を記録しました。", "Decision recorded."),
+    "goes_to_review": ("この判断はスーパーバイザーの確認に回ります（{reasons}）。",
+                       "This decision goes to your supervisor for review ({reasons})."),
+    "previous_decisions": ("この受付の判断の記録", "Decisions recorded for this intake"),
     "col_decided_at": ("記録日時", "Recorded at"),
     "col_worker": ("記録者", "Worker"),
-    "col_decision": ("判断", "Decision"),
+    "col_decision": ("対応", "Disposition"),
     "col_rationale": ("理由", "Rationale"),
     "col_probability_shown": ("表示された確率", "Probability shown"),
-    "col_model_version": ("モデル", "Model"),
-    "model_header": ("モデル child_risk（MLflow レジストリ）", "Model child_risk (MLflow registry)"),
-    "no_model": ("登録済みのモデルがありません。先に `kodomo run` を実行してください。",
-                 "No registered model yet: run `kodomo run` first."),
-    "champion": ("チャンピオン（運用中）", "Champion (in use)"),
-    "challenger": ("チャレンジャー（最新の候補）", "Challenger (latest candidate)"),
-    "same_as_champion": ("チャレンジャーはチャンピオンと同じバージョンです（昇格済み）。",
-                         "The challenger is the champion's version (promoted)."),
-    "version_line": ("バージョン {version} ・ 実行 {run_id} ・ 登録 {created}", "Version {version} · run {run_id} · registered {created}"),
+    "col_amends": ("修正対象", "Amends"),
+    "col_review": ("確認", "Review"),
+    "col_review_comment": ("確認のコメント", "Review comment"),
+    # a new intake
+    "choose": ("選択してください", "Choose one"),
+    "received_date": ("受理日", "Date received"),
+    "received_time": ("受理時刻", "Time received"),
+    "child_name": ("子どもの氏名", "Child's name"),
+    "child_kana": ("ふりがな（カタカナ）", "Name in kana"),
+    "birth_date": ("生年月日", "Date of birth"),
+    "sex": ("性別", "Sex"),
+    "address_code": ("住所の市町村コード（6桁）", "Municipality code of the address (6 digits)"),
+    "address_code_help": ("全国地方公共団体コード（検査数字を含む6桁）", "The national local-government code (6 digits with check digit)"),
+    "items_help": ("確認できていない項目は「不明」を選ぶか、空欄のままにしてください（空欄は「不明」として保存されます）。",
+                   "Choose unknown for what is not yet known, or leave it blank (saved as unknown)."),
+    "field_error": ("入力を確認してください: {message}", "Check this value: {message}"),
+    "entry_not_saved": ("{n} 件の入力に問題があるため、保存していません。各項目のメッセージを確認してください。",
+                        "Not saved: {n} values need correcting (see the message at each field)."),
+    "save_intake": ("保存して評価する", "Save and assess"),
+    "intake_saved": ("受付 {report_id} を保存しました。", "Intake {report_id} saved."),
+    "next_intake": ("次の受付を入力する", "Enter the next intake"),
+    "identify_header": ("子どもの確認", "Which child is this?"),
+    "which_child": ("記録のある子どもと同一か確認してください", "Confirm whether this is a child already on record"),
+    "candidate": ("一致の確からしさ {p}・記録のある機関: {agencies}・一致: {agreeing}・不一致: {differing}",
+                  "Match {p} · held by {agencies} · agreeing: {agreeing} · differing: {differing}"),
+    "no_candidates": ("記録のある子どもに該当する候補はありません。", "No child on record looks like this one."),
+    "new_child": ("新しい子ども（記録なし）", "A new child (not on record)"),
+    "confirm_child": ("この子どもで確定する", "Confirm"),
+    "child_confirmed_existing": ("記録のある子どもとして確定しました。", "Confirmed as a child on record."),
+    "child_confirmed_new": ("新しい子どもとして確定しました。", "Confirmed as a new child."),
+    "stale_edit": ("この受付は、開いた後に {who} さんが {at} に保存しています。上書きはしていません。再読み込みしてから操作してください。",
+                   "{who} saved this intake at {at} after you opened it: nothing was overwritten. Reload it first."),
+    # supervisor
+    "review_help": ("予測の区分や公式シートの判定と異なる判断です。確認するか、コメントを付けて差し戻してください。",
+                    "Decisions against the band or the official sheet: confirm them, or return them with a comment."),
+    "review_item": ("**通告 {report}**（{agency}）・ {worker}・{at}  \n対応: **{disposition}** ・ 確率 {probability}（{band}）・ シート: {verdict}  \n確認の理由: {reasons}",
+                    "**Report {report}** ({agency}) · {worker} · {at}  \nDisposition: **{disposition}** · probability {probability} ({band}) · sheet: {verdict}  \nWhy in review: {reasons}"),
+    "no_reviews": ("確認待ちの判断はありません。", "No decision is waiting for review."),
+    "review_comment": ("コメント（差し戻すときは必須）", "Comment (required to return)"),
+    "confirm": ("確認する", "Confirm"),
+    "return": ("差し戻す", "Return"),
+    "reviewed": ("記録しました。", "Recorded."),
+    "flags_help": ("管轄外の職員がこの機関の記録を開いた記録と、その目的です。", "Openings of this agency's records from outside the jurisdiction, with the purpose stated."),
+    "no_flags": ("管轄外からの閲覧はありません。", "Nobody outside the jurisdiction has opened these records."),
+    "col_at": ("日時", "When"),
+    "col_role": ("役割", "Role"),
+    "col_purpose": ("目的", "Purpose"),
+    "refresh": ("最新の状態にする", "Refresh"),
+    # admin
+    "create_account": ("アカウントの作成", "Create an account"),
+    "display_name": ("表示名", "Display name"),
+    "role": ("役割", "Role"),
+    "initial_password": ("初期パスワード（12文字以上）", "Initial password (12 characters or more)"),
+    "create": ("作成する", "Create"),
+    "account_created": ("アカウント {user} を作成しました。", "Account {user} created."),
+    "reset_password": ("パスワードの再設定", "Reset a password"),
+    "new_password": ("新しいパスワード（12文字以上）", "New password (12 characters or more)"),
+    "reset": ("再設定する", "Reset"),
+    "password_reset": ("{user} のパスワードを再設定しました。", "Password of {user} reset."),
+    "deactivate_account": ("アカウントの停止", "Deactivate an account"),
+    "deactivate": ("停止する", "Deactivate"),
+    "account_deactivated": ("{user} を停止しました（記録は残ります）。", "{user} deactivated (its records are kept)."),
+    "verify_chain": ("改ざん検知（ハッシュチェーン）を検証する", "Verify the hash chain"),
+    "chain_ok": ("監査ログは改ざんされていません（{rows} 行を検証）。", "The audit log is intact ({rows} rows checked)."),
+    "chain_broken": ("監査ログの連鎖が行 {first} で壊れています: {message}", "The audit chain breaks at row {first}: {message}"),
+    "audit_shown": ("新しい順に {n} 行を表示しています。", "The newest {n} rows."),
+    # data scientist
+    "model_header": ("予測モデル（虐待が確認された再通告・重大な被害）", "Prediction model (substantiated re-report or severe harm)"),
+    "no_model": ("登録済みのモデルがありません。データ処理で学習・登録されると表示されます。",
+                 "No registered model yet: it appears once the pipeline has trained and registered one."),
+    "champion": ("運用中のモデル", "In use (champion)"),
+    "challenger": ("最新の候補モデル", "Latest candidate (challenger)"),
+    "same_as_champion": ("最新の候補は運用中のモデルと同じ版です（昇格済み）。",
+                         "The latest candidate is the version in use (promoted)."),
+    "version_line": ("第{version}版 ・ 実行 {run_id} ・ 登録 {created}", "Version {version} · run {run_id} · registered {created}"),
     "test_metrics": ("テスト期間の指標（95%信頼区間）", "Test-slice metrics (95% interval)"),
     "col_score": ("スコア", "Score"),
     "comparisons": ("AUCの差（95%信頼区間）", "AUC differences (95% interval)"),
@@ -182,6 +342,135 @@ _UI = {
     "model_card": ("モデルカード", "Model card"),
     "download_card": ("モデルカードをダウンロード（HTML）", "Download the model card (HTML)"),
     "no_card": ("この実行にはモデルカードがありません。", "This run has no model card."),
+}
+
+_NAV = {
+    "queue": ("受付一覧", "Work queue"), "entry": ("新規受付", "New intake"), "intake": ("受付の詳細", "Intake"),
+    "review": ("レビュー待ち", "Review queue"), "flags": ("他管轄からの閲覧", "Openings from outside"),
+    "model": ("予測モデル", "Prediction model"), "users": ("利用者の管理", "Users"), "audit": ("監査ログ", "Audit log"),
+    "home": ("ホーム", "Home"), "statistics": ("統計", "Statistics"),
+}
+_SECTIONS = {
+    "intakes": ("受付", "Intakes"), "supervision": ("スーパーバイザー", "Supervision"),
+    "analysis": ("分析", "Analysis"), "administration": ("管理", "Administration"), "home": ("ホーム", "Home"),
+    "statistics": ("統計", "Statistics"),
+}
+_ROLES = {
+    "caseworker": ("児童福祉司", "caseworker"), "supervisor": ("スーパーバイザー", "supervisor"),
+    "health_staff": ("保健師", "health staff"), "family_support": ("ひとり親相談員", "family support"),
+    "manager": ("管理職", "manager"), "data_scientist": ("データ分析担当", "data scientist"),
+    "admin": ("システム管理者", "administrator"),
+}
+_HOME = {
+    "health_staff": ("母子保健の記録と引き継ぎのページは次の段階で追加されます。現在、このアカウントで使えるページはありません。",
+                     "Your maternal and child health pages (records and handover) come next; none is available yet."),
+    "family_support": ("ひとり親相談窓口のページは次の段階で追加されます。現在、このアカウントで使えるページはありません。",
+                       "Your single-parent desk pages come next; none is available yet."),
+}
+_BANDS = {
+    "low": ("低（基準率未満）", "low (below the base rate)"),
+    "medium": ("中（基準率以上・レビュー基準未満）", "medium (base rate to review threshold)"),
+    "high": ("高（レビュー基準以上）", "high (at or above the review threshold)"),
+    "not_high": ("レビュー基準未満", "below the review threshold"),
+}
+_ABUSE = {
+    "physical": ("身体的虐待", "physical"), "neglect": ("ネグレクト", "neglect"), "sexual": ("性的虐待", "sexual"),
+    "psychological": ("心理的虐待", "psychological"),
+}
+_GROUPS = {
+    "injury": ("外傷", "Injury"), "child": ("子ども", "Child"), "caregiver": ("保護者", "Caregiver"),
+    "household": ("家庭環境", "Household"), "report": ("通告", "Report"),
+}
+_DISPOSITIONS = {
+    "temporary_protection": ("一時保護", "Temporary protection"),
+    "home_guidance": ("在宅指導", "Guidance at home"),
+    "referral_to_municipality": ("市町村送致", "Referral to the municipality"),
+    "advice_closed": ("助言終了", "Advice given, closed"),
+    "continued_investigation": ("調査継続", "Investigation continues"),
+    "placement": ("施設入所措置・里親委託", "Placement (residential care or foster family)"),
+    "referral_to_cgc": ("児童相談所送致", "Referral to the child guidance centre"),
+    "other_agency": ("他機関紹介", "Referred to another agency"),
+}
+_SEX = {"1": ("男", "male"), "2": ("女", "female"), "9": ("不明", "unknown")}
+_EVIDENCE = {"name": ("氏名", "name"), "kana": ("ふりがな", "kana"), "birth_date": ("生年月日", "date of birth"),
+             "sex": ("性別", "sex"), "address": ("住所", "address")}
+_REVIEW_REASONS = {
+    "against_band": ("予測の区分と異なる判断", "against the model's band"),
+    "overrides_checklist": ("公式シートの判定と異なる判断", "overrides the official sheet"),
+}
+_STATUS = {
+    "open": ("未判断", "not decided"), "decided": ("判断済み", "decided"), "in_review": ("確認待ち", "in review"),
+    "returned": ("差し戻し", "returned"), "confirmed": ("確認済み", "confirmed"),
+}
+_REVIEW_STATUS = {
+    "none": ("—", "—"), "pending": ("確認待ち", "waiting"), "in_review": ("確認待ち", "waiting"),
+    "confirmed": ("確認済み", "confirmed"), "returned": ("差し戻し", "returned"),
+}
+_SORTS = {"score": ("確率の高い順", "Highest probability"), "received": ("新しい順", "Newest"),
+          "deadline": ("安全確認の期限順", "Safety check due first")}
+_SAFETY_STATES = {"confirmed": ("確認済み", "confirmed"), "open": ("未確認", "not yet"), "overdue": ("期限切れ", "overdue")}
+_SOURCES = {"fed": ("連携データ", "feed"), "entered": ("アプリで入力", "entered here")}
+_ACCOUNT_COLUMNS = {"user_id": ("利用者ID", "User ID"), "display_name": ("表示名", "Name"),
+                    "agency_id": ("機関", "Agency"), "role": ("役割", "Role"), "active": ("有効", "Active")}
+_PROMOTION_REASONS = {
+    "no_champion": ("運用中のモデルがないため単独で評価: AUC {auc}", "No champion yet: AUC {auc} stands alone"),
+    "auc_worse": ("AUC {auc} が同じテスト期間の運用中モデル（{champion}）を下回る",
+                  "AUC {auc} is worse than the champion's {champion} on the same test slice"),
+    "auc_not_worse": ("AUC {auc} ≥ 運用中モデル {champion}（同じテスト期間）", "AUC {auc} ≥ champion's {champion} on the same test slice"),
+    "ece_over": ("較正誤差（ECE）{ece} が上限 {limit} を超える", "ECE {ece} exceeds {limit}"),
+    "ece_within": ("較正誤差（ECE）{ece} ≤ 上限 {limit}", "ECE {ece} ≤ {limit}"),
+    "gaps_within": ("属性グループ間の差は許容範囲内", "Subgroup gaps within limits"),
+    "gap": ("属性グループ間の差: {detail}", "Subgroup gap: {detail}"),
+}
+
+# The managers" statistics page (app/views/statistics.py): its tables, measures, breakdowns and categories.
+_STATISTICS = {
+    "stats.title": ("統計（管理職）", "Statistics (managers)"),
+    "stats.caption": ("10人未満のセルは秘匿しています（合計からの差し引きで求められないよう、補完的にも秘匿）。", "Cells under 10 children are withheld (and others with them, so that none can be worked out from the totals)."),
+    "stats.denied": ("この画面は管理職・スーパーバイザーのみ利用できます。", "This page is for managers and supervisors."),
+    "stats.table": ("集計表", "Table"),
+    "stats.grain": ("期間の単位", "Period"),
+    "stats.grain.quarter": ("四半期（4月始まり）", "Quarter (fiscal, from April)"),
+    "stats.grain.fiscal_year": ("年度", "Fiscal year"),
+    "stats.agency": ("機関", "Agency"),
+    "stats.agency.all": ("全機関", "All agencies"),
+    "stats.breakdown": ("内訳", "Breakdown"),
+    "stats.measure": ("指標", "Measure"),
+    "stats.suppressed": ("秘匿", "withheld"),
+    "stats.no_cells": ("この条件で公表できる集計はありません。", "Nothing can be published for this selection."),
+    "stats.download": ("表示中の表をCSVでダウンロード", "Download the table shown (CSV)"),
+    "stats.col.period": ("期間", "Period"),
+    "stats.col.category": ("区分", "Category"),
+    "stats.col.value": ("値", "Value"),
+    "table.reports": ("通告・相談件数", "Reports received"),
+    "table.report_outcomes": ("安全確認・一時保護・虐待認定", "Safety checks, protection, substantiation"),
+    "table.transfers": ("転居（継続ケース）と通知", "Moves of open cases and notices"),
+    "table.checkups": ("乳幼児健診の未受診", "Infant checkup no-shows"),
+    "table.immunizations": ("定期予防接種の接種率", "Routine immunization coverage"),
+    "measure.report_count": ("件数", "Reports"),
+    "measure.safety_confirmed_48h_rate": ("48時間以内の安全確認率", "Safety confirmed within 48 hours"),
+    "measure.temporary_protection_rate": ("一時保護率", "Temporary protection rate"),
+    "measure.substantiation_rate": ("虐待認定率", "Substantiation rate"),
+    "measure.transfer_count": ("継続ケースの転居件数", "Moves of children with an open case"),
+    "measure.destination_notice_rate": ("転居先への通知率", "Notice sent to the destination"),
+    "measure.destination_notice_median_days": ("転居から通知までの日数（中央値）", "Days from move to notice (median)"),
+    "measure.checkup_no_show_rate": ("未受診率", "No-show rate"),
+    "measure.immunization_coverage_rate": ("期限内接種率", "Doses given by the due date"),
+    "breakdown.all": ("なし（合計）", "None (total)"),
+    "breakdown.abuse_type": ("虐待種別", "Abuse type"),
+    "breakdown.route": ("経路", "Route"),
+    "breakdown.age_band": ("年齢区分", "Age band"),
+    "breakdown.checkup_type": ("健診の種類", "Checkup"),
+    "breakdown.vaccine": ("ワクチン", "Vaccine"),
+    "breakdown.birth_cohort": ("出生年度", "Birth cohort (fiscal year)"),
+    "category.total": ("合計", "Total"),
+    "category.multiple": ("複数の種別", "Several types"),
+    "category.unknown": ("不明", "Unknown"),
+    "age_band.age_0_to_2": ("0〜2歳", "0-2 years"),
+    "age_band.age_3_to_school": ("3歳〜学齢前", "3 years to school"),
+    "age_band.elementary": ("小学生", "Elementary school"),
+    "age_band.junior_high": ("中学生", "Junior high school"),
+    "age_band.high_school_and_older": ("高校生・その他", "High school and older"),
 }
 
 
@@ -195,7 +484,12 @@ def _merge(*tables: tuple[str, dict[str, tuple[str, str]]]) -> dict[str, dict[st
 
 
 TEXT = _merge(("", _UI), ("feature.", {**_ITEMS, **_OTHER_FEATURES}), ("code.", _CODES),
-              ("route.", _ROUTES), ("decision.", _DECISIONS), ("question.", _QUESTIONS), ("verdict.", _VERDICTS))
+              ("route.", _ROUTES), ("decision.", _DECISIONS), ("question.", _QUESTIONS), ("verdict.", _VERDICTS),
+              ("nav.", _NAV), ("section.", _SECTIONS), ("role.", _ROLES), ("home.", _HOME), ("band.", _BANDS),
+              ("abuse.", _ABUSE), ("group.", _GROUPS), ("disposition.", _DISPOSITIONS), ("status.", _STATUS),
+              ("review_status.", _REVIEW_STATUS), ("sort.", _SORTS), ("safety_state.", _SAFETY_STATES),
+              ("source.", _SOURCES), ("col_account.", _ACCOUNT_COLUMNS), ("promotion_reason.", _PROMOTION_REASONS),
+              ("review_reason.", _REVIEW_REASONS), ("sex.", _SEX), ("evidence.", _EVIDENCE), ("", _STATISTICS))
 
 
 def t(key: str, language: str = DEFAULT_LANGUAGE, **values) -> str:
@@ -217,6 +511,15 @@ def has(key: str, language: str = DEFAULT_LANGUAGE) -> bool:
     return key in TEXT[language]
 
 
+def age_text(age_years: float, language: str = DEFAULT_LANGUAGE) -> str:
+    """An age as staff write it: 1歳2か月, or 生後2か月 under a year (1 y 2 m / 2 months old)."""
+    months = max(math.floor(age_years * 12 + 1e-6), 0)
+    years, rest = divmod(months, 12)
+    if years == 0:
+        return t("age_months", language, months=rest)
+    return t("age_years_months", language, years=years, months=rest)
+
+
 def feature_label(name: str, language: str = DEFAULT_LANGUAGE) -> str:
     return t(f"feature.{name}", language)
 
@@ -228,7 +531,7 @@ def value_label(feature: str, value, language: str = DEFAULT_LANGUAGE) -> str:
     if feature == "has_assessment" or feature.startswith("abuse_"):
         return t("code.yes" if value in (1, "1", True) else "code.no", language)
     if feature == "age_years" and isinstance(value, int | float):
-        return t("age_value", language, age=f"{value:.1f}")
+        return age_text(float(value), language)
     if isinstance(value, str) and has(f"code.{value}", language):
         return t(f"code.{value}", language)
     return str(value)

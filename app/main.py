@@ -1,18 +1,45 @@
-"""The app's entry point (``streamlit run app/main.py``): language, user, the synthetic-data banner, the page."""
+"""The app's entry point (``streamlit run app/main.py``): language, the synthetic-data banner, sign-in, and the
+menu of the signed-in user's role (``app.navigation``)."""
 import streamlit as st
 
+from app import session
 from app.i18n import LANGUAGES, t
-from app.services import LANGUAGE_KEY, PAGE_KEY, USER_KEY, language
-from app.views import intake, model
+from app.navigation import pages_for
+from app.services import champion, missing_secret
+from kodomo.settings import get_settings
 
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
-PAGES = {"intake": intake.render, "model": model.render}
 
-st.set_page_config(page_title=t("app_title", language()), layout="wide")
-# Widgets whose labels do not change with the language: a widget whose label changes loses its value.
-st.sidebar.radio("言語 / Language", LANGUAGES, format_func=LANGUAGE_NAMES.get, key=LANGUAGE_KEY, horizontal=True)
-lang = language()
-page = st.sidebar.radio(t("page", lang), list(PAGES), format_func=lambda p: t(f"page_{p}", lang), key=PAGE_KEY)
-st.sidebar.text_input("利用者ID / User ID", key=USER_KEY)
+st.set_page_config(page_title=t("app_title", session.language()), layout="wide")
+# A label that does not change with the language: the choice must survive the switch it makes.
+st.sidebar.radio("言語 / Language", LANGUAGES, format_func=LANGUAGE_NAMES.get, key=session.LANGUAGE_KEY,
+                 horizontal=True)
+lang = session.language()
 st.warning(t("synthetic_banner", lang), icon="⚠️")
-PAGES[page](lang)
+
+current = get_settings()
+missing = missing_secret(current)  # production refuses to run without the deployment's secret
+if missing:
+    st.error(t("no_secret", lang, reason=missing))
+    st.stop()
+if current.warehouse_path.exists():
+    champion(current)  # loaded once per server, with a message, before anyone waits for a page
+
+user = session.user()
+if user is None:
+    st.navigation([st.Page("routes/signin.py", title=t("sign_in_title", lang), url_path="signin")],
+                  position="hidden").run()
+    st.stop()
+
+st.sidebar.markdown(t("signed_in_as", lang, name=user.display_name, role=t(f"role.{user.role}", lang)))
+if st.sidebar.button(t("sign_out", lang), key="sign_out"):
+    session.sign_out()
+    if current.auth_mode == "oidc":
+        st.logout()
+    st.rerun()
+
+menu = pages_for(user.role)
+first = next(iter(menu.values()))[0]
+st.navigation({t(section, lang): [st.Page(page.file, title=t(page.title_key, lang), url_path=page.key,
+                                          default=page == first) for page in pages]
+               for section, pages in menu.items()}).run()

@@ -5,6 +5,7 @@ Read-only: only MLflow's get and load calls.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import mlflow
@@ -73,3 +74,23 @@ def model_card(run_id: str) -> str | None:
         return mlflow.artifacts.load_text(f"runs:/{run_id}/{MODEL_CARD}")
     except (MlflowException, OSError):
         return None
+
+
+# The promotion gate's reasons (ml.promotion.decide), as patterns: each becomes the page's own sentence.
+_REASONS = (
+    ("no_champion", re.compile(r"no champion yet: AUC (?P<auc>\S+) stands alone")),
+    ("auc_worse", re.compile(r"AUC (?P<auc>\S+) is worse than the champion's (?P<champion>\S+) on the same test slice")),
+    ("auc_not_worse", re.compile(r"AUC (?P<auc>\S+) ≥ champion's (?P<champion>\S+) on the same test slice")),
+    ("ece_over", re.compile(r"ECE (?P<ece>\S+) exceeds (?P<limit>\S+)")),
+    ("ece_within", re.compile(r"ECE (?P<ece>\S+) ≤ (?P<limit>\S+)")),
+    ("gaps_within", re.compile(r"subgroup gaps within limits")),
+    ("gap", re.compile(r"subgroup gap: (?P<detail>.*)")),
+)
+
+
+def promotion_reason(reason: str) -> tuple[str, dict[str, str]] | None:
+    """The reason's text key (``promotion_reason.<name>``) and its values; None for a reason of another form."""
+    for name, pattern in _REASONS:
+        if matched := pattern.fullmatch(reason):
+            return f"promotion_reason.{name}", matched.groupdict()
+    return None

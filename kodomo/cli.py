@@ -142,6 +142,24 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_demo_accounts(args: argparse.Namespace) -> int:
+    """One account per role at the warehouse's first jurisdiction, each with a fresh password, printed once."""
+    from kodomo.appdata.access import load_agencies
+    from kodomo.appdata.accounts import create_demo_accounts
+    from kodomo.appdata.warehouse import read_only
+    from kodomo.operational import connect
+
+    settings = get_settings()
+    with read_only(settings.warehouse_path) as con:
+        agencies = load_agencies(con)
+    made = create_demo_accounts(connect(settings), settings, agencies)
+    print("Demo accounts (synthetic data only; the passwords are shown this once):")
+    for demo in made:
+        print(f"  {demo.account.role:<15} {demo.account.user_id:<22} {demo.password}  "
+              f"({demo.account.agency_id} {agencies[demo.account.agency_id].name})")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from kodomo.onestop.chatbot import ask_file
 
@@ -169,6 +187,39 @@ def cmd_score(args: argparse.Namespace) -> int:
     with read_only(settings.warehouse_path) as con:
         for result in score_lines(con, champion, lines):
             print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def cmd_export_health(args: argparse.Namespace) -> int:
+    from kodomo.health.export import export_health
+    from kodomo.health.record import NoHealthRecord
+
+    settings = get_settings()
+    if not settings.warehouse_path.is_file():
+        raise CommandError(f"no warehouse yet: run 'kodomo run --landing DIR' first "
+                           f"({settings.warehouse_path} missing)")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"cannot write {out}: {out.parent} is not a folder")
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    try:
+        bundle = export_health(settings, args.person_key, out, as_of)
+    except NoHealthRecord as exc:
+        raise CommandError(f"--person-key {args.person_key}: {exc}") from None
+    kinds = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    _progress(f"wrote {args.out}: {kinds.count('Immunization')} immunizations, {kinds.count('Observation')} "
+              f"growth measurements")
+    return 0
+
+
+def cmd_export_stats(args: argparse.Namespace) -> int:
+    from kodomo.statistics.export import export_stats
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out}: not a folder")
+    written = export_stats(get_settings(), out)
+    _progress(f"wrote {written}")
     return 0
 
 
@@ -225,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=("verify",))
     p.set_defaults(func=cmd_audit)
 
+    p = sub.add_parser("demo-accounts", parents=[debug],
+                       help="create (or renew) one demo account per role and print their passwords once")
+    p.set_defaults(func=cmd_demo_accounts)
     p = sub.add_parser("ask", parents=[debug], help="the single-parent chatbot, one question a line")
     p.add_argument("--batch", required=True)
     p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
@@ -238,6 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", required=True)
     p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("export-health", parents=[debug], help="one child's health record as a FHIR R4 Bundle (JSON)")
+    p.add_argument("--person-key", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--as-of", type=_date_argument, help="statuses as of this date YYYY-MM-DD (default: the data's end)")
+    p.set_defaults(func=cmd_export_health)
+    p = sub.add_parser("export-stats", parents=[debug], help="the managers' statistics as published (small cells withheld)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export_stats)
     return parser
 
 

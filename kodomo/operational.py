@@ -1,12 +1,14 @@
 """The operational store: what people do in the app, kept apart from the warehouse (which the app only reads).
 
-Two append-only tables and the accounts:
+Two append-only tables, the accounts and the app's own records:
 - ``audit_log``: every view of a child's intake or record (when, who, in which role, what), every decision
   recorded and every sign-in, written before anything is shown;
 - ``worker_decisions``: a worker's own decision on an intake, with the probability and model version the
   worker saw;
 - ``accounts``: the local accounts people sign in with (``kodomo.appdata.accounts``); changed only through
-  audited functions, never deleted (an account is deactivated).
+  audited functions, never deleted (an account is deactivated);
+- ``app_intakes`` and ``decision_reviews``: intakes entered in the app and decisions that go to a supervisor
+  (``kodomo.intake_entries``), changed only through audited functions.
 
 The back end is chosen by configuration (``kodomo.settings``): SQLite at ``$KODOMO_HOME/operational.db``
 locally, PostgreSQL at ``KODOMO_POSTGRES_URL`` with ``KODOMO_ENV=production``. The MHLW security guideline asks
@@ -36,12 +38,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import cache
 
-from sqlalchemy import (DDL, BigInteger, Boolean, CheckConstraint, Column, Connection, DateTime, Engine, Float,
+from sqlalchemy import (DDL, BigInteger, Boolean, CheckConstraint, Column, Connection, Date, DateTime, Engine, Float,
                         ForeignKey, Index, Integer, MetaData, RowMapping, String, Table, Text, UniqueConstraint,
                         bindparam, create_engine, event, func, insert, inspect, select, text)
 from sqlalchemy.engine import make_url
@@ -59,6 +61,7 @@ VIEW_INTAKE, RECORD_DECISION, RESTORE_PROTECTIONS = "view_intake", "record_decis
 SYSTEM_USER = "kodomo"
 GENESIS = "0" * 64  # the "previous hash" of the first audit row
 CLOCK_TOLERANCE_SECONDS = 60  # how far a row's time may be from the database's clock when it is inserted
+BANDS = ("low", "medium", "high")  # the risk bands of ml.live_scoring, as a decision records the one shown
 _APPEND_LOCK = 0x6B6F646F6D6F  # PostgreSQL advisory lock key of audit appends ("kodomo")
 _IMMEDIATE = "kodomo_begin_immediate"  # execution option: SQLite transaction that takes the write lock first
 
@@ -112,9 +115,17 @@ worker_decisions = Table(
     Column("risk_score_shown", Float),
     Column("model_version", String(32)),
     Column("checklist_verdict", Integer),
+    Column("disposition", String(32)),  # what the worker recorded (kodomo.intake_entries.DISPOSITIONS)
+    Column("amends", _ID),  # the earlier decision on the same intake that this one amends
+    Column("band", String(16)),  # the risk band shown with the probability
     CheckConstraint(f"decision in ({', '.join(repr(c) for c in decision_codes())})", name="decision_code"),
     CheckConstraint("length(trim(rationale)) > 0", name="rationale_given"),
+    CheckConstraint(f"band is null or band in ({', '.join(repr(b) for b in BANDS)})", name="decision_band"),
 )
+# The columns of a decision before revision 0004: a decision that leaves the later ones empty is digested over
+# these alone, so that decisions recorded before the upgrade keep matching their audit rows.
+_FIRST_DECISION_COLUMNS = ("id", "decided_at", "agency_id", "report_id", "person_key", "worker_id", "decision",
+                           "rationale", "risk_score_shown", "model_version", "checklist_verdict")
 accounts = Table(
     "accounts", metadata,
     Column("user_id", String(64), primary_key=True),
@@ -181,13 +192,97 @@ consultation_messages = Table(
 )
 Index("consultation_messages_thread", consultation_messages.c.consultation_id, consultation_messages.c.id)
 
+# Intakes entered in the app (kodomo/intake_entries.py): the report and its assessment as the worker last saved
+# them. ``version`` counts the saves (optimistic locking: a save names the version it started from); the audit log
+# records who entered, changed and confirmed each one.
+MATCHES = ("existing", "new")  # how the worker confirmed the child: a child the platform knows, or a new one
+app_intakes = Table(
+    "app_intakes", metadata,
+    Column("agency_id", String(16), primary_key=True),
+    Column("report_id", String(64), primary_key=True),
+    Column("sequence", Integer, nullable=False),  # the agency's running number of app-entered intakes
+    Column("version", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=False), nullable=False),  # Japan time, as entered (source-feeds.md §3)
+    Column("route", String(32), nullable=False),
+    Column("abuse_types", String(64), nullable=False),  # the contract's ';'-separated codes
+    Column("child_name", String(128), nullable=False),
+    Column("child_kana", String(128), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("address_municipality_code", String(6), nullable=False),
+    Column("items", Text, nullable=False),  # JSON object: every assessment item -> its code
+    Column("local_child_id", String(64), nullable=False),  # the agency's ID for the child in its app deliveries
+    Column("person_key", String(64)),
+    Column("match", String(16)),
+    Column("entered_by", String(64), nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("version >= 1", name="intake_version"),
+    CheckConstraint(f"(match is null and person_key is null) or (match in ({', '.join(repr(m) for m in MATCHES)}) "
+                    "and person_key is not null)", name="intake_match"),
+    UniqueConstraint("agency_id", "sequence", name="intake_sequence"),
+)
+# A decision that goes to a supervisor: why, and (once) the supervisor's outcome.
+REVIEW_OUTCOMES = ("confirmed", "returned")
+decision_reviews = Table(
+    "decision_reviews", metadata,
+    Column("decision_id", _ID, primary_key=True),  # made with its decision, in one transaction
+    Column("agency_id", String(16), nullable=False),
+    Column("report_id", String(64), nullable=False),
+    Column("reasons", String(64), nullable=False),  # ';'-separated (kodomo.intake_entries.review_reasons)
+    Column("outcome", String(16)),
+    Column("reviewer_id", String(64)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("comment", Text),
+    CheckConstraint(f"(outcome is null and reviewer_id is null and reviewed_at is null) or (outcome in "
+                    f"({', '.join(repr(o) for o in REVIEW_OUTCOMES)}) and reviewer_id is not null "
+                    "and reviewed_at is not null)", name="review_outcome"),
+    CheckConstraint("outcome is null or outcome <> 'returned' or length(trim(coalesce(comment, ''))) > 0",
+                    name="returned_with_comment"),
+)
+Index("decision_reviews_pending", decision_reviews.c.agency_id, decision_reviews.c.outcome)
+
+# The child health record (kodomo/health/store.py): a receiving municipality's acknowledgement of a child's
+# health-record handover, and the one-time codes with which a parent opens one child's health record.
+health_handover_acks = Table(
+    "health_handover_acks", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the receiving municipality
+    Column("person_key", String(64), nullable=False),
+    Column("moved_on", Date, nullable=False),
+    Column("from_agency_id", String(16), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_by", String(64), nullable=False),
+    UniqueConstraint("agency_id", "person_key", "moved_on", "from_agency_id", name="handover_acknowledged_once"),
+)
+Index("health_handover_acks_agency", health_handover_acks.c.agency_id, health_handover_acks.c.id)
+
+parent_access_codes = Table(
+    "parent_access_codes", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the issuing municipality
+    Column("person_key", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(64)),
+    UniqueConstraint("code_hash", name="parent_access_code"),
+)
+Index("parent_access_codes_child", parent_access_codes.c.person_key, parent_access_codes.c.id)
+
 # Each append-only table and its database-set time.
 _STAMPED = {audit_log: "at", worker_decisions: "decided_at", consultation_messages: "at"}
 # What the app role may do to each table: append-only logs, accounts that change but are never deleted, a
 # consultation whose status alone changes.
 _APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE",
                    consultations: "SELECT, INSERT, UPDATE (status)", consultation_departments: "SELECT, INSERT",
-                   consultation_messages: "SELECT, INSERT"}
+                   consultation_messages: "SELECT, INSERT", app_intakes: "SELECT, INSERT, UPDATE",
+                   decision_reviews: "SELECT, INSERT, UPDATE (outcome, reviewer_id, reviewed_at, comment)",
+                   health_handover_acks: "SELECT, INSERT",
+                   parent_access_codes: "SELECT, INSERT, UPDATE (revoked_at, revoked_by)"}
 # The tables of the first revision: a store made before migrations has exactly these.
 _BEFORE_MIGRATION_TABLES = frozenset({audit_log.name, worker_decisions.name})
 
@@ -320,8 +415,16 @@ def _row_hash(row: RowMapping | dict) -> str:
     return _digest(row[name] for name in _CHAINED)
 
 
+def _digested_columns(decision: Mapping) -> list[str]:
+    """What a decision's digest covers: the first revision's columns while the later ones are empty."""
+    columns = [c.name for c in worker_decisions.columns]
+    if all(decision.get(c) is None for c in columns if c not in _FIRST_DECISION_COLUMNS):
+        return list(_FIRST_DECISION_COLUMNS)
+    return columns
+
+
 def _decision_digest(decision: RowMapping) -> str:
-    return _digest(decision[c.name] for c in worker_decisions.columns)
+    return _digest(decision[c] for c in _digested_columns(decision))
 
 
 def _break(row: RowMapping, previous: str, decisions: dict[int, RowMapping], audited: set[int]) -> str | None:
@@ -560,6 +663,9 @@ class WorkerDecision:
     risk_score_shown: float | None
     model_version: str | None
     checklist_verdict: int | None = None
+    disposition: str | None = None  # validated against kodomo.intake_entries.DISPOSITIONS where it is recorded
+    amends: int | None = None
+    band: str | None = None
 
 
 class InvalidDecision(ValueError):
@@ -573,6 +679,8 @@ def _validate(decision: WorkerDecision) -> None:
         raise InvalidDecision(f"decision must be one of {', '.join(decision_codes())}, not {decision.decision!r}")
     if not decision.rationale.strip():
         raise InvalidDecision("a decision needs a rationale")
+    if decision.band is not None and decision.band not in BANDS:
+        raise InvalidDecision(f"band must be one of {', '.join(BANDS)}, not {decision.band!r}")
 
 
 def log_access(engine: Engine, *entries: AccessEntry) -> None:
@@ -602,15 +710,24 @@ def audited(engine: Engine) -> Iterator[AuditedTransaction]:
 def record_decision(engine: Engine, decision: WorkerDecision, role: str = CASEWORKER) -> None:
     """Store the decision and its audit entry (with the decision's digest and the worker's role) in one
     transaction, timed by the database."""
+    with audited(engine) as transaction:
+        store_decision(transaction, decision, role)
+
+
+def store_decision(transaction: AuditedTransaction, decision: WorkerDecision, role: str) -> int:
+    """Store a valid decision and its audit entry inside an audited transaction; the decision's ID."""
     _validate(decision)
     entry = AccessEntry(decision.worker_id, role, RECORD_DECISION, decision.agency_id, decision.report_id,
                         decision.person_key)
-    with _appending(engine) as (con, now):
-        stored = con.execute(insert(worker_decisions).values(
-            {**asdict(decision), "rationale": decision.rationale.strip(), "decided_at": now}))
-        [decision_id] = stored.inserted_primary_key
-        row = con.execute(select(worker_decisions).where(worker_decisions.c.id == decision_id)).one()._mapping
-        _append(con, now, **asdict(entry), decision_id=decision_id, decision_digest=_decision_digest(row))
+    con, now = transaction.con, transaction.now
+    values = {**asdict(decision), "rationale": decision.rationale.strip(), "decided_at": now}
+    columns = _digested_columns(values)  # a store not yet upgraded lacks the later columns; they are empty here
+    stored = con.execute(insert(worker_decisions).values({c: values[c] for c in columns if c != "id"}))
+    [decision_id] = stored.inserted_primary_key
+    row = con.execute(select(*(worker_decisions.c[c] for c in columns))
+                      .where(worker_decisions.c.id == decision_id)).one()._mapping
+    _append(con, now, **asdict(entry), decision_id=decision_id, decision_digest=_decision_digest(row))
+    return decision_id
 
 
 def decisions_for(engine: Engine, agency_id: str, report_id: str) -> list[dict]:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "production")
+# How staff sign in to the app: local accounts (kodomo.appdata.accounts) or the deployment's OpenID Connect provider
+# through Streamlit's own ``st.login`` (configured in ``.streamlit/secrets.toml`` under ``[auth]``).
+AUTH_MODES = ("local", "oidc")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/kodomo"
 
 
@@ -28,6 +31,7 @@ class Settings:
     postgres_url: str
     landing_path: Path | None = None  # the landing folder of ``make dagster`` (``KODOMO_LANDING``)
     secret: str | None = field(default=None, repr=False)  # ``KODOMO_SECRET``; never printed
+    auth_mode: str = "local"  # ``KODOMO_AUTH``: one of AUTH_MODES
 
     @property
     def is_production(self) -> bool:
@@ -148,6 +152,9 @@ def get_settings() -> Settings:
         raise ValueError(f"KODOMO_ENV must be 'local' or 'production', not {env!r}")
     postgres_url = os.environ.get("KODOMO_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     landing = os.environ.get("KODOMO_LANDING")
-    return Settings(home=home, env=env, postgres_url=postgres_url,
+    auth_mode = os.environ.get("KODOMO_AUTH", "local")
+    if auth_mode not in AUTH_MODES:
+        raise ValueError(f"KODOMO_AUTH must be 'local' or 'oidc', not {auth_mode!r}")
+    return Settings(auth_mode=auth_mode, home=home, env=env, postgres_url=postgres_url,
                     landing_path=Path(landing).resolve() if landing else None,
                     secret=os.environ.get("KODOMO_SECRET") or None)

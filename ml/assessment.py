@@ -13,6 +13,12 @@ from ml.model import RiskModel
 
 UNKNOWN = "unknown"
 WHAT_IF_COLUMNS = ["item", "now", "value", "probability", "change"]
+#: Items that are the child's own words (what the child says happened, that the child asks to be protected).
+CHILD_ACCOUNT_ITEMS = ("child_disclosure", "child_wants_protection")
+#: Age (years, at receipt) below which a child cannot give an account: finding one out is no what-if to suggest
+#: for an infant or toddler. Three is when most children can say what happened in simple sentences; the
+#: assessment still records the items (unknown), the what-ifs leave them out.
+OWN_ACCOUNT_MIN_AGE = 3.0
 
 
 def _is_missing(value) -> bool:
@@ -23,6 +29,13 @@ def missing_items(intake: pd.DataFrame) -> list[str]:
     """Assessment items recorded as unknown, or absent (no assessment yet), in the contract's order."""
     row = intake.iloc[0]
     return [item.name for item in assessment_items() if _is_missing(row[item.name])]
+
+
+def applies_at_age(item: str, age_years: float | None) -> bool:
+    """Whether an item can be found out for a child of that age (an unknown age: every item can)."""
+    if item in CHILD_ACCOUNT_ITEMS and age_years is not None and not pd.isna(age_years):
+        return age_years >= OWN_ACCOUNT_MIN_AGE
+    return True
 
 
 def _found_out_values(item: str) -> tuple[str, ...]:
@@ -52,8 +65,11 @@ def probabilities(model: RiskModel, frame: pd.DataFrame) -> pd.Series:
 
 
 def what_ifs(model: RiskModel, intake: pd.DataFrame) -> pd.DataFrame:
-    """For each missing item and each value it could have: the rescored probability and its change."""
-    cases = [(item, value) for item in missing_items(intake) for value in _found_out_values(item)]
+    """For each missing item that applies at the child's age (``applies_at_age``) and each value it could have:
+    the rescored probability and its change."""
+    age = intake["age_years"].iloc[0]
+    cases = [(item, value) for item in missing_items(intake) if applies_at_age(item, age)
+             for value in _found_out_values(item)]
     if not cases:
         return pd.DataFrame(columns=WHAT_IF_COLUMNS)
     frame = pd.concat([found_out(intake, item, value) for item, value in cases], ignore_index=True)

@@ -1,16 +1,17 @@
-"""New intakes scored as the app scores one a caseworker enters: ``kodomo score --batch FILE --json``.
+"""New intakes scored as the app scores one a caseworker enters, and ``kodomo score --batch FILE --json``.
 
-Each input line (command-line.md, "Input lines of kodomo score") is validated against the contracts by the
-ingestion's own row checks, the child is identified, the intake's point-in-time features are computed by the
-marts' own SQL (``ml.online_features``, one query for the whole batch) and the champion scores them with its
-reasons (``RiskModel.explain``, as ``ml.scoring`` does for ``ml.intake_scores``). Nothing is stored.
+One path for both: ``assess_entry`` (the app, one intake) and ``score_valid`` (the command line, a batch) run
+``assess``. Each intake, typed by the ingestion's own row checks (``validate``), is
 
-Identification is deliberately simple here: the child is ``existing`` when a child record of
-``linkage.person_records`` agrees on the folded kana (or, failing that, the folded kanji name), the birth
-date and the sex (an unknown sex, ``9``, agrees with any), normalised by the linkage's own functions; among
-several such children the one with the most agreeing records wins (ties: the smallest key). Otherwise the
-child is ``new`` with a fresh pseudonymous key made from the intake's own ID. Identifying with the trained
-Splink model (fuzzy names, day/month swaps, surname changes) is the next step.
+1. identified with the linkage's own trained model (``kodomo.linkage.identify``: blocked candidates scored with
+   the saved Splink model's weights, grouped by child, with the evidence for the worker), or given the child the
+   worker confirmed;
+2. given its point-in-time features by the marts' own SQL (``ml.online_features``, one query for a batch);
+3. scored by the champion with its reasons (``RiskModel.explain``, as ``ml.scoring`` does for ``ml.intake_scores``),
+   the interval of its probability (``ml.calibrate``), its band, the missing items and their what-ifs, and the
+   official checklist's verdict (``ml.assessment``). Nothing is stored.
+
+Without a champion the checklist still stands and the risk fields are None.
 
 Bands (the one place they are defined): ``low`` below the base rate (the outcome's share among the champion's
 training intakes), ``medium`` from the base rate up to the champion's review threshold, ``high`` at or above it.
@@ -19,19 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
-from ml.assessment import checklist, missing_items
 from kodomo.contracts import contract
 from kodomo.ingest.validate import check_rows
-from kodomo.linkage.cluster import person_key as pseudonymous_key
-from kodomo.linkage.records import NODE_SEPARATOR
-from kodomo.parsing.text import fold_kana, fold_kanji
-from kodomo.settings import Settings
+from kodomo.linkage.identify import EXISTING, NEW, Candidate, Identification, LinkageModel, NewRecord, identify_records
+from kodomo.linkage.identify import load_model as load_linkage_model
+from kodomo.linkage.pipeline import MODEL_FILE
+from kodomo.settings import Settings, get_settings
+from ml.assessment import WHAT_IF_COLUMNS, checklist, missing_items, what_ifs
 from ml.checklist import EMERGENCY_PROTECTION, INTENSIVE_SUPPORT, NO_CONCERN, PROTECTION_BEFORE_NEXT_INCIDENT
 from ml.features import assessment_items, design_matrix, feature_values
 from ml.model import RiskModel
@@ -45,7 +47,6 @@ REPORT_FIELDS = {
     "child.birth_date": "birth_date", "child.sex": "sex", "child.address_municipality_code": "address_municipality_code",
 }
 CHILD_FIELDS = ("name", "kana", "birth_date", "sex", "address_municipality_code")
-UNKNOWN_SEX = "9"
 VERDICTS = {EMERGENCY_PROTECTION: "emergency_protection", PROTECTION_BEFORE_NEXT_INCIDENT: "protection_before_next_incident",
             INTENSIVE_SUPPORT: "intensive_support", NO_CONCERN: "no_concern"}
 
@@ -60,6 +61,11 @@ class Champion:
         if probability >= self.model.review_threshold:
             return "high"
         return "medium" if probability >= self.base_rate else "low"
+
+    def interval(self, probability: float) -> tuple[float, float] | None:
+        """The 95 % interval of the calibrated probability (``ml.calibrate``); None for a version registered
+        before intervals were kept."""
+        return self.model.interval(probability)
 
 
 def load_champion(settings: Settings) -> Champion | None:
@@ -79,13 +85,13 @@ class InvalidLine(ValueError):
     """An input line that is not an intake: the message names the field."""
 
 
-def _report_contract():
+def report_contract():
     reports = contract("case_reports")
     person = {c.name: c for c in reports.columns}
     return dataclasses.replace(reports, columns=tuple(person[c] for c in REPORT_FIELDS.values()), rules=())
 
 
-def _items_contract():
+def items_contract():
     # A missing item means not recorded: every item is optional here.
     items = tuple(dataclasses.replace(c, required=False) for c in assessment_items())
     return dataclasses.replace(contract("assessments"), columns=items, rules=())
@@ -135,8 +141,8 @@ def _field_name(column: str) -> str:
 
 def validate(raw: pd.DataFrame, agencies: frozenset[str]) -> tuple[pd.DataFrame, pd.Series]:
     """Typed values of the rows, and per row its error (None when valid), by the ingestion's contract checks."""
-    reports = check_rows(_report_contract(), raw[list(REPORT_FIELDS.values())], None, agencies)
-    items = check_rows(_items_contract(), raw[[c.name for c in assessment_items()]], None, agencies)
+    reports = check_rows(report_contract(), raw[list(REPORT_FIELDS.values())], None, agencies)
+    items = check_rows(items_contract(), raw[[c.name for c in assessment_items()]], None, agencies)
     errors = []
     for i in raw.index:
         found = [v for v in (reports.violations[i], items.violations[i]) if not pd.isna(v)]
@@ -149,51 +155,107 @@ def validate(raw: pd.DataFrame, agencies: frozenset[str]) -> tuple[pd.DataFrame,
     return pd.concat([reports.values, items.values], axis=1), pd.Series(errors, index=raw.index, dtype=object)
 
 
-def identify(con: duckdb.DuckDBPyConnection, intakes: pd.DataFrame) -> pd.DataFrame:
-    """``person_key`` and ``match`` (existing / new) per intake; see the module's docstring for the rule."""
-    records = con.execute("""
-        select r.full_kana, r.full_name, r.birth_date, r.sex, l.person_key
-        from linkage.person_records r join linkage.person_links l using (agency_id, local_child_id)""").df()
-    keys, matches = [], []
-    for row in intakes.itertuples():
-        birth = row.birth_date.strftime("%Y-%m-%d")
-        same = records[(records["birth_date"] == birth)
-                       & (records["sex"].isna() | (records["sex"] == row.sex) | (row.sex == UNKNOWN_SEX))]
-        kana = fold_kana(row.child_kana).replace(" ", "")
-        found = same[same["full_kana"] == kana]
-        if found.empty:
-            found = same[same["full_name"] == fold_kanji(row.child_name)]
-        if found.empty:
-            keys.append(pseudonymous_key(f"{row.agency_id}{NODE_SEPARATOR}new:{row.report_id}"))
-            matches.append("new")
-        else:
-            counts = found.groupby("person_key").size().reset_index(name="n")
-            keys.append(counts.sort_values(["n", "person_key"], ascending=[False, True])["person_key"].iloc[0])
-            matches.append("existing")
-    return pd.DataFrame({"person_key": keys, "match": matches}, index=intakes.index)
+@dataclass(frozen=True)
+class LiveAssessment:
+    """What the intake page shows for an intake entered now (and ``kodomo score`` prints)."""
+
+    features: pd.DataFrame               # one row, columns as marts.intake_features
+    candidates: tuple[Candidate, ...]    # best first (may be empty)
+    person_key: str
+    match: str                           # 'existing' | 'new', as used for the features
+    risk_score: float | None
+    interval: tuple[float, float] | None
+    band: str | None
+    reasons: list[dict]
+    missing: list[str]
+    what_ifs: pd.DataFrame               # ml.assessment.what_ifs; empty without a champion
+    checklist_verdict: str
+    model_version: str | None
 
 
-def score_valid(con: duckdb.DuckDBPyConnection, champion: Champion, intakes: pd.DataFrame) -> list[dict]:
-    """Identify, compute the features of and score valid intakes (typed values), in their order."""
-    who = identify(con, intakes)
+def linkage_model(con: duckdb.DuckDBPyConnection) -> LinkageModel | None:
+    """The batch's saved linkage model (None on a landing too small to train one)."""
+    return load_linkage_model(get_settings().linkage_dir / MODEL_FILE, con)
+
+
+def _new_record(row) -> NewRecord:
+    return NewRecord(agency_id=row["agency_id"], report_id=row["report_id"], name=row["child_name"],
+                     kana=row["child_kana"], birth_date=pd.Timestamp(row["birth_date"]).date(), sex=row["sex"],
+                     municipality_code=None if pd.isna(row["address_municipality_code"])
+                     else row["address_municipality_code"])
+
+
+def _confirmed(con: duckdb.DuckDBPyConnection, found: Identification, person_key: str) -> Identification:
+    """The worker's choice: a child of the warehouse (existing) or a key of their own (new)."""
+    known = con.execute("select count(*) from linkage.person_links where person_key = ?", [person_key]).fetchall()
+    return Identification(person_key, EXISTING if known[0][0] else NEW, found.candidates)
+
+
+def assess(con: duckdb.DuckDBPyConnection, champion: Champion | None, intakes: pd.DataFrame,
+           person_keys: list[str | None] | None = None, with_what_ifs: bool = True) -> list[LiveAssessment]:
+    """Identify, compute the features of and score valid intakes (typed values), in their order.
+
+    ``person_keys[i]``, when given, is the child the worker confirmed for intake ``i``; identification still
+    lists the candidates beside it."""
+    identified = identify_records(con, linkage_model(con), [_new_record(row) for _, row in intakes.iterrows()])
+    chosen = person_keys or [None] * len(intakes)
+    found = [_confirmed(con, who, key) if key else who for who, key in zip(identified, chosen)]
     items = [c.name for c in assessment_items()]
     frame = intakes[["agency_id", "report_id", "received_at", "birth_date", "route", "abuse_types", *items]].assign(
-        person_key=who["person_key"])
-    features = online_features(con, frame.reset_index(drop=True))
-    features = frame[["agency_id", "report_id"]].reset_index(drop=True).merge(features, on=["agency_id", "report_id"],
-                                                                              how="left")
-    probability, reasons = champion.model.explain(design_matrix(features), feature_values(features))
+        person_key=[f.person_key for f in found]).reset_index(drop=True)
+    features = frame[["agency_id", "report_id"]].merge(online_features(con, frame), on=["agency_id", "report_id"],
+                                                       how="left")
+    if champion is not None:
+        probability, reasons = champion.model.explain(design_matrix(features), feature_values(features))
     results = []
-    for i in range(len(features)):
-        one = features.iloc[[i]]
-        p = float(probability[i])
-        results.append({"risk_score": round(p, 6), "band": champion.band(p), "person_key": who["person_key"].iloc[i],
-                        "match": who["match"].iloc[i], "reasons": reasons[i], "missing": missing_items(one),
-                        "checklist_verdict": VERDICTS[checklist(one)[1]], "model_version": champion.version})
+    for i, who in enumerate(found):
+        one = features.iloc[[i]].reset_index(drop=True)
+        p = float(probability[i]) if champion is not None else None
+        results.append(LiveAssessment(
+            features=one, candidates=who.candidates, person_key=who.person_key, match=who.match,
+            risk_score=p, interval=champion.interval(p) if champion is not None else None,
+            band=champion.band(p) if champion is not None else None,
+            reasons=reasons[i] if champion is not None else [], missing=missing_items(one),
+            what_ifs=what_ifs(champion.model, one) if champion is not None and with_what_ifs
+            else pd.DataFrame(columns=WHAT_IF_COLUMNS),
+            checklist_verdict=VERDICTS[checklist(one)[1]],
+            model_version=champion.version if champion is not None else None))
     return results
 
 
-def score_lines(con: duckdb.DuckDBPyConnection, champion: Champion, lines: Iterable[str]) -> list[dict]:
+def assess_entry(con: duckdb.DuckDBPyConnection, champion: Champion | None, typed: pd.DataFrame,
+                 person_key: str | None = None) -> LiveAssessment:
+    """One intake entered in the app: ``typed`` is its one row as ``validate`` returns it; ``person_key`` the
+    child the worker confirmed (or a new key), else identification decides."""
+    if len(typed) != 1:
+        raise ValueError(f"assess_entry takes one intake, not {len(typed)}")
+    return assess(con, champion, typed, [person_key])[0]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def as_output(assessment: LiveAssessment) -> dict:
+    """The ``kodomo score`` output of an assessment: the spec's keys, then ``interval`` and ``candidates``."""
+    return {
+        "risk_score": None if assessment.risk_score is None else round(assessment.risk_score, 6),
+        "band": assessment.band, "person_key": assessment.person_key, "match": assessment.match,
+        "reasons": assessment.reasons, "missing": assessment.missing,
+        "checklist_verdict": assessment.checklist_verdict, "model_version": assessment.model_version,
+        "interval": None if assessment.interval is None else [round(v, 6) for v in assessment.interval],
+        "candidates": [{"person_key": c.person_key, "probability": round(c.probability, 6),
+                        "match_weight": _finite(round(c.match_weight, 4)), "agencies": list(c.agencies),
+                        "agreeing": list(c.agreeing), "differing": list(c.differing)} for c in assessment.candidates],
+    }
+
+
+def score_valid(con: duckdb.DuckDBPyConnection, champion: Champion | None, intakes: pd.DataFrame) -> list[dict]:
+    """``kodomo score``'s output of valid intakes (typed values), in their order: ``assess`` without what-ifs."""
+    return [as_output(a) for a in assess(con, champion, intakes, with_what_ifs=False)]
+
+
+def score_lines(con: duckdb.DuckDBPyConnection, champion: Champion | None, lines: Iterable[str]) -> list[dict]:
     """One result per input line, in order: the scored intake, or ``{"line", "error"}``."""
     out: dict[int, dict] = {}
     raw_rows: dict[int, dict[str, str]] = {}
@@ -215,8 +277,11 @@ def score_lines(con: duckdb.DuckDBPyConnection, champion: Champion, lines: Itera
     return [out[n] for n in sorted(out)]
 
 
-def intake_lines(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[tuple[str, str, str]]:
-    """(agency_id, report_id, input line) of the scored intakes, as a caseworker would have entered them."""
+def intake_lines(con: duckdb.DuckDBPyConnection, limit: int | None = None,
+                 every_intake: bool = False) -> list[tuple[str, str, str]]:
+    """(agency_id, report_id, input line) of the scored intakes (``ml.intake_scores``: the open ones), or of every
+    intake of the warehouse, as a caseworker would have entered them: the report as first recorded."""
+    scored = "" if every_intake else "semi join ml.intake_scores s using (agency_id, report_id)"
     items = [c.name for c in assessment_items()]
     rows = con.execute(f"""
         with first_version as (
@@ -224,9 +289,9 @@ def intake_lines(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> li
             qualify row_number() over (partition by agency_id, report_id order by updated_at, delivered_on) = 1)
         select i.agency_id, i.report_id, i.received_at, i.route, i.abuse_types, r.child_name, r.child_kana,
                r.birth_date, r.sex, r.address_municipality_code, {", ".join(f"i.{c}" for c in items)}
-        from ml.intake_scores s
-        join intermediate.int_intakes i using (agency_id, report_id)
+        from intermediate.int_intakes i
         join first_version r using (agency_id, report_id)
+        {scored}
         order by i.received_at, i.agency_id, i.report_id
         {f"limit {int(limit)}" if limit else ""}""").fetchall()
     lines = []

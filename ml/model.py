@@ -55,6 +55,10 @@ class RiskModel:
         """Calibrated probabilities as scikit-learn gives them: ``(n, 2)``, column 1 the outcome's."""
         return _as_classes(self.calibrator.predict(self.raw_score(X)))
 
+    def interval(self, probability: float) -> tuple[float, float] | None:
+        """The 95 % interval of a calibrated probability (``ml.calibrate``); None for a version without one."""
+        return self.calibrator.interval(probability)
+
     def explain(self, X: pd.DataFrame, values: pd.DataFrame) -> tuple[np.ndarray, list[list[dict]]]:
         """Calibrated probabilities and each intake's top reasons (grouped TreeSHAP)."""
         contrib = self.contributions(X)

@@ -8,17 +8,20 @@ folder explicitly (``DAGSTER_HOME`` is only for the ``dagster dev`` child proces
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
+from kodomo.ingest.app_deliveries import deliver_app_entries
 from kodomo.settings import Settings
 from orchestration.defs.conform.project import prepare_project
 from orchestration.lifecycle import RUN_TAG, exclusive_run, publish
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
 ML_GROUP = "ml"
+progress_log = logging.getLogger("kodomo.progress")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -43,6 +46,9 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
                  step_log: Path | None = None, instance: dg.DagsterInstance | None = None) -> None:
     """Build every asset (or ``selection``) from ``landing`` and publish the result; raise on the first failure.
 
+    What caseworkers entered in the app is delivered first, as their agencies' records
+    (``kodomo.ingest.app_deliveries``).
+
     Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
     """
@@ -50,6 +56,9 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
     from orchestration.defs.resources import pipeline_resources
 
     with exclusive_run(settings):
+        delivered = deliver_app_entries(settings)
+        if delivered:
+            progress_log.info("app entries delivered: %s", ", ".join(f"{n} {feed}" for feed, n in delivered.items()))
         log = open(step_log, "w", encoding="utf-8") if step_log else contextlib.nullcontext()
         with log, contextlib.redirect_stdout(log) if step_log else contextlib.nullcontext():
             prepare_project()

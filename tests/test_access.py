@@ -12,11 +12,15 @@ from kodomo.appdata.access import (SEARCH_CHILD, VIEW_CHILD, VIEW_FLAGS, VIEW_OT
                                    Holding, agencies_from, decide, flags_for, known_anywhere, load_agencies,
                                    load_holdings, open_child, open_intake)
 from kodomo.appdata.accounts import Account
+from kodomo.intake_entries import (CONFIRM_CHILD, ENTER_INTAKE, REVIEW_DECISION, UPDATE_INTAKE, VIEW_REVIEW_QUEUE,
+                                   confirm_child, enter_intake, entered_intakes, record_decision, review,
+                                   review_queue, stored_intake, update_intake)
 from kodomo.operational import (ADMIN, CASEWORKER, DATA_SCIENTIST, FAMILY_SUPPORT, HEALTH_STAFF, MANAGER,
                                 RECORD_DECISION, SUPERVISOR, VIEW_INTAKE, WorkerDecision, audit_log, connect,
                                 decisions_for, verify)
 from kodomo.settings import get_settings
 from tests.conftest import AGENCIES
+from tests.test_intake_entries import _entry
 
 AGENCY_MAP = agencies_from(AGENCIES)
 SAITAMA_WORKER = Account("w-saitama", "埼玉 一郎", "111007", CASEWORKER)
@@ -172,3 +176,69 @@ def test_holdings_and_agencies_are_read_from_the_marts():
     assert load_holdings(con, "P1") == (Holding("111007", dt.datetime(2020, 2, 1)),
                                         Holding("C1101", dt.datetime(2021, 5, 1, 9)))
     assert load_holdings(con, "P404") == ()
+
+
+# --- intakes entered in the app (kodomo.intake_entries): the same rules, enforced there
+
+def _entered(engine) -> str:
+    return enter_intake(engine, SAITAMA_WORKER, _entry(), AGENCY_MAP).report_id
+
+
+def test_an_intake_is_entered_and_changed_only_at_its_own_agency(engine):
+    with pytest.raises(AccessDenied, match="may enter and change only the intakes of agency C1301, not of 111007"):
+        enter_intake(engine, TOKYO_WORKER, _entry(), AGENCY_MAP)
+    report = _entered(engine)
+    for user in (TOKYO_WORKER, CGC_WORKER):  # a CGC shares the record but the municipality's intake stays its own
+        with pytest.raises(AccessDenied, match="may enter and change only"):
+            update_intake(engine, user, "111007", report, 1, _entry(route="police"), AGENCY_MAP)
+        with pytest.raises(AccessDenied, match="may enter and change only"):
+            confirm_child(engine, user, "111007", report, 1, "P1", "existing", AGENCY_MAP)
+    assert [row[1] for row in _audit(engine)] == [ENTER_INTAKE]
+
+
+def test_an_entered_intake_is_viewed_and_decided_only_in_its_jurisdiction(engine):
+    report = _entered(engine)
+    with pytest.raises(AccessDenied, match=f"intake 111007/{report} is outside your jurisdiction"):
+        stored_intake(engine, TOKYO_WORKER, "111007", report, AGENCY_MAP)
+    assert entered_intakes(engine, TOKYO_WORKER, AGENCY_MAP) == []
+    tokyo_decision = WorkerDecision("111007", report, None, "w-tokyo", "protect", "外傷", None, None)
+    with pytest.raises(AccessDenied, match="outside your jurisdiction"):
+        record_decision(engine, TOKYO_WORKER, tokyo_decision, None, AGENCY_MAP)
+    with pytest.raises(AccessDenied, match="only their own decisions"):
+        record_decision(engine, CGC_WORKER, tokyo_decision, None, AGENCY_MAP)
+    assert [i.report_id for i in entered_intakes(engine, CGC_WORKER, AGENCY_MAP)] == [report]
+    stored_intake(engine, CGC_WORKER, "111007", report, AGENCY_MAP)
+    confirm_child(engine, SAITAMA_WORKER, "111007", report, 1, "P1", "existing", AGENCY_MAP)
+    update_intake(engine, SAITAMA_WORKER, "111007", report, 2, _entry(route="police"), AGENCY_MAP)
+    decided = record_decision(engine, CGC_WORKER, WorkerDecision("111007", report, "P1", "w-cgc", "no_protect",
+                                                                 "在宅で見守る", 0.7, "3", 2, "home_guidance"),
+                              "high", AGENCY_MAP)
+    with pytest.raises(AccessDenied, match="outside your jurisdiction"):
+        review(engine, CHIYODA_SUPERVISOR, decided, "confirmed", "", AGENCY_MAP)
+    assert review_queue(engine, CHIYODA_SUPERVISOR, AGENCY_MAP) == []
+    assert [i.decision_id for i in review_queue(engine, SAITAMA_SUPERVISOR, AGENCY_MAP)] == [decided]
+    review(engine, SAITAMA_SUPERVISOR, decided, "confirmed", "", AGENCY_MAP)
+    assert [(row[0], row[1], row[3]) for row in _audit(engine)] == [
+        ("w-saitama", ENTER_INTAKE, report), ("w-cgc", VIEW_INTAKE, report), ("w-saitama", CONFIRM_CHILD, report),
+        ("w-saitama", UPDATE_INTAKE, report), ("w-cgc", RECORD_DECISION, report),
+        ("s-chiyoda", VIEW_REVIEW_QUEUE, None), ("s-saitama", VIEW_REVIEW_QUEUE, None),
+        ("s-saitama", REVIEW_DECISION, report)]
+    assert verify(engine).line == "audit log intact: 8 rows"
+
+
+@pytest.mark.parametrize("user", NOT_FOR_CHILDREN, ids=lambda user: user.role)
+def test_managers_analysts_and_admins_neither_enter_nor_see_nor_decide_intakes(engine, user):
+    report = _entered(engine)
+    own = WorkerDecision("C1101", report, None, user.user_id, "undecided", "確認中", None, None)
+    calls = [lambda: enter_intake(engine, user, _entry(), AGENCY_MAP),
+             lambda: update_intake(engine, user, "111007", report, 1, _entry(), AGENCY_MAP),
+             lambda: confirm_child(engine, user, "111007", report, 1, "P1", "new", AGENCY_MAP),
+             lambda: stored_intake(engine, user, "111007", report, AGENCY_MAP),
+             lambda: entered_intakes(engine, user, AGENCY_MAP),
+             lambda: record_decision(engine, user, own, None, AGENCY_MAP),
+             lambda: review_queue(engine, user, AGENCY_MAP),
+             lambda: review(engine, user, 1, "confirmed", "", AGENCY_MAP)]
+    for call in calls:
+        with pytest.raises(AccessDenied, match=f"role {user.role} may not do this"):
+            call()
+    assert [row[1] for row in _audit(engine)] == [ENTER_INTAKE]

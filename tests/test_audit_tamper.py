@@ -336,13 +336,20 @@ def test_the_app_role_owns_nothing(production):
                                   "information_schema.role_column_grants WHERE grantee = 'kodomo_app' "
                                   "AND privilege_type = 'UPDATE' ORDER BY 1, 2").fetchall()
     assert role == (False, False, False, False) and owners == [("postgres",)]
-    # accounts change (passwords, deactivation) but are never deleted; of a consultation only its status changes;
+    # accounts and app intakes change (passwords, deactivation; a corrected entry) but are never deleted; of a
+    # consultation only its status changes, of a review only its outcome, of a parent's code only its revocation;
     # the migration record is the owner's
     assert granted == [("accounts", "INSERT"), ("accounts", "SELECT"), ("accounts", "UPDATE"),
+                       ("app_intakes", "INSERT"), ("app_intakes", "SELECT"), ("app_intakes", "UPDATE"),
                        ("audit_log", "INSERT"), ("audit_log", "SELECT"),
                        ("consultation_departments", "INSERT"), ("consultation_departments", "SELECT"),
                        ("consultation_messages", "INSERT"), ("consultation_messages", "SELECT"),
                        ("consultations", "INSERT"), ("consultations", "SELECT"),
+                       ("decision_reviews", "INSERT"), ("decision_reviews", "SELECT"),
+                       ("health_handover_acks", "INSERT"), ("health_handover_acks", "SELECT"),
+                       ("parent_access_codes", "INSERT"), ("parent_access_codes", "SELECT"),
                        ("worker_decisions", "INSERT"), ("worker_decisions", "SELECT")]
+    assert {c for t, c, _ in status_only if t == "decision_reviews"} == {"outcome", "reviewer_id", "reviewed_at",
+                                                                          "comment"}
     assert ("consultations", "status", "UPDATE") in status_only
     assert {(t, c) for t, c, _ in status_only if t == "consultations"} == {("consultations", "status")}

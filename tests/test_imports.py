@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("kodomo", "ml", "app", "orchestration")
 #: Scripts run by a tool, never imported: the Streamlit page script, alembic's environment and migrations.
-SCRIPTS = ("app.main", "kodomo.migrations")
+SCRIPTS = ("app.main", "app.routes", "kodomo.migrations")
 
 
 def source_files() -> list[Path]:

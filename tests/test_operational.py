@@ -115,3 +115,16 @@ def test_connecting_again_keeps_what_was_stored(engine):
     again = connect(get_settings())
     assert len(decisions_for(again, "111007", "R001")) == 1
     again.dispose()
+
+
+def test_a_decisions_disposition_amendment_and_band_are_stored_and_covered_by_its_digest(engine):
+    from kodomo.operational import verify
+
+    record_decision(engine, _decision())
+    record_decision(engine, _decision(decision="no_protect", disposition="home_guidance", amends=1, band="high"))
+    first, second = _rows(engine, worker_decisions)
+    assert (first["disposition"], first["amends"], first["band"]) == (None, None, None)
+    assert (second["disposition"], second["amends"], second["band"]) == ("home_guidance", first["id"], "high")
+    assert verify(engine).ok
+    with pytest.raises(InvalidDecision, match="band must be one of low, medium, high, not 'red'"):
+        record_decision(engine, _decision(band="red"))

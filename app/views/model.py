@@ -1,4 +1,4 @@
-"""Data scientist: the champion and the challenger of ``child_risk``, their test metrics, promotion, model card.
+"""Data scientist: the champion and the challenger of the risk model, their test metrics, promotion, model card.
 
 Read-only, and about models, not children: nothing here is audit-logged.
 """
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import session
 from app.i18n import t
-from app.model_info import VersionInfo, comparisons_table, metrics_table, model_card, version_info
+from app.model_info import VersionInfo, promotion_reason, comparisons_table, metrics_table, model_card, version_info
 from kodomo.settings import get_settings
 from ml.registry import CHALLENGER, CHAMPION, connect
 
@@ -18,7 +19,12 @@ def show_promotion(info: VersionInfo, lang: str) -> None:
         return
     decision = t(info.decision, lang) if info.decision in ("promoted", "rejected") else info.decision
     st.markdown(f"**{t('promotion', lang, decision=decision)}**")
-    st.markdown("\n".join(f"- {reason}" for reason in info.reasons))
+    st.markdown("\n".join(f"- {_reason(reason, lang)}" for reason in info.reasons))
+
+
+def _reason(reason: str, lang: str) -> str:
+    known = promotion_reason(reason)
+    return reason if known is None else t(known[0], lang, **known[1])
 
 
 def show_model_card(info: VersionInfo, lang: str) -> None:
@@ -44,7 +50,8 @@ def show_version(title: str, info: VersionInfo, lang: str) -> None:
     show_model_card(info, lang)
 
 
-def render(lang: str) -> None:
+def render() -> None:
+    lang = session.language()
     st.title(t("model_header", lang))
     client = connect(get_settings())
     champion, challenger = version_info(client, CHAMPION), version_info(client, CHALLENGER)

@@ -169,13 +169,19 @@ def open_intake(engine: Engine, user: Account, agency_id: str, report_id: str, p
     return Grant(user.user_id, person_key, (agency_id,), purpose, (agency_id,))
 
 
-def decide(engine: Engine, user: Account, decision: WorkerDecision, agencies: Mapping[str, Agency]) -> None:
-    """Record the user's own decision on an intake of the user's jurisdiction (stored with its audit row)."""
+def require_own_decision(user: Account, decision: WorkerDecision, agencies: Mapping[str, Agency]) -> None:
+    """A caseworker or supervisor records only their own decisions, on intakes of their jurisdiction."""
     require_role(user, *DECIDING_ROLES)
     if decision.worker_id != user.user_id:
         raise AccessDenied(f"user {user.user_id} may record only their own decisions, not {decision.worker_id}'s")
     if not in_jurisdiction(user, decision.agency_id, agencies):
         raise AccessDenied(f"intake {decision.agency_id}/{decision.report_id} is outside your jurisdiction")
+
+
+def decide(engine: Engine, user: Account, decision: WorkerDecision, agencies: Mapping[str, Agency]) -> None:
+    """Record the user's own decision on an intake of the user's jurisdiction (stored with its audit row).
+    ``kodomo.intake_entries.record_decision`` also sends it to review when it needs one."""
+    require_own_decision(user, decision, agencies)
     record_decision(engine, decision, user.role)
 
 

@@ -54,3 +54,35 @@ def intake(con: duckdb.DuckDBPyConnection, agency_id: str, report_id: str) -> tu
         f"select risk_score, top_reasons, model_version from {INTAKE_SCORES} where agency_id = ? and report_id = ?",
         [agency_id, report_id]).fetchone()
     return features, Score(float(risk_score), json.loads(reasons), str(version))
+
+
+CASE_HISTORY = "marts.case_history"
+
+
+def work_queue(con: duckdb.DuckDBPyConnection, agency_ids: list[str]) -> pd.DataFrame:
+    """The scored open intakes of these agencies, newest first, without a name or the child's key: agency_id,
+    report_id, received_at, age_years, risk_score, model_version, safety_confirmed_at (None: not on record)."""
+    if not agency_ids:
+        return pd.DataFrame(columns=["agency_id", "report_id", "received_at", "age_years", "risk_score",
+                                     "model_version", "safety_confirmed_at"])
+    return con.execute(f"""
+        select s.agency_id, s.report_id, f.received_at, f.age_years, s.risk_score, s.model_version,
+               h.safety_confirmed_at
+        from {INTAKE_SCORES} s
+        join {INTAKE_FEATURES} f using (agency_id, report_id)
+        left join {CASE_HISTORY} h using (agency_id, report_id)
+        where s.agency_id in (select unnest($agencies))
+        order by f.received_at desc, s.agency_id, s.report_id""", {"agencies": list(agency_ids)}).df()
+
+
+def agencies_of_report(con: duckdb.DuckDBPyConnection, report_id: str) -> list[str]:
+    """The agencies with a scored open intake of exactly this report number (usually one)."""
+    return [row[0] for row in con.execute(
+        f"select agency_id from {INTAKE_SCORES} where report_id = ? order by agency_id", [report_id]).fetchall()]
+
+
+def safety_confirmed_at(con: duckdb.DuckDBPyConnection, agency_id: str, report_id: str):
+    """When the child's safety was confirmed for this report, or None."""
+    row = con.execute(f"select safety_confirmed_at from {CASE_HISTORY} where agency_id = ? and report_id = ?",
+                      [agency_id, report_id]).fetchone()
+    return None if row is None or row[0] is None else row[0]

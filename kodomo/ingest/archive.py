@@ -6,6 +6,10 @@ the order the platform first saw them (``agencies.csv`` is re-delivered with new
 normally never is), so "the later version" survives copying the archive, which file times would not. A file
 delivered again with the same name and content is already kept: a no-op.
 
+The app's deliveries (``kodomo.ingest.app_deliveries``: what caseworkers enter, as the records of their agency)
+are kept beside the agencies' under ``app/<feed folder>/`` and read with them, so the agencies' names and the
+app's never meet and the landing stays the agencies' drop zone.
+
 An entry is written to a temporary name and renamed into place, so a killed run leaves either the whole
 entry or none (its temporary file is removed by the next run). Each run loads every archived file of a
 feed, so its result is that of one run over every file ever delivered.
@@ -21,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 _ENTRY = re.compile(r"(?P<name>.+)\.(?P<version>[0-9]{6})\.(?P<sha256>[0-9a-f]{64})")
 _TEMPORARY = re.compile(r"\..+\.tmp-[0-9]+")
+APP_DELIVERIES = "app"  # the folder of the app's deliveries
 
 
 class ArchiveError(Exception):
@@ -65,9 +70,10 @@ class Archive:
         return entries
 
     def files(self, feed_path: str, folder: bool) -> list[ArchivedFile]:
-        """Every archived version of a feed's files (``folder``: a feed folder; else one file), by path and version."""
+        """Every archived version of a feed's files (``folder``: a feed folder, with the app's deliveries to it;
+        else one file), by path and version."""
         if folder:
-            entries = self._entries(self.root / feed_path)
+            entries = self._entries(self.root / feed_path) + self._entries(self.root / APP_DELIVERIES / feed_path)
         else:
             entries = [e for e in self._entries(self.root) if e.rel == feed_path]
         return sorted(entries, key=lambda e: (e.rel, e.version))

@@ -103,10 +103,14 @@ def node_ids(frame: pd.DataFrame) -> pd.Series:
     return frame["agency_id"] + NODE_SEPARATOR + frame["local_child_id"]
 
 
-def with_comparison_columns(variants: pd.DataFrame) -> pd.DataFrame:
-    """Add the folded, split comparison columns Splink reads; the raw name and kana are kept beside."""
+def with_comparison_columns(variants: pd.DataFrame, lexicon: NameLexicon | None = None) -> pd.DataFrame:
+    """Add the folded, split comparison columns Splink reads; the raw name and kana are kept beside.
+
+    Names without a space are cut with ``lexicon``, by default the one learned from these variants' own names
+    (a new record is cut with the lexicon of the warehouse's records instead, as the batch cut them)."""
     names = variants[["child_name", "child_kana"]].drop_duplicates().reset_index(drop=True)
-    lexicon = NameLexicon.from_names(zip(names["child_name"], names["child_kana"]))
+    if lexicon is None:
+        lexicon = NameLexicon.from_names(zip(names["child_name"], names["child_kana"]))
     parts = pd.DataFrame([lexicon.split(name, kana) for name, kana in zip(names["child_name"], names["child_kana"])],
                          columns=["surname", "given", "surname_kana", "given_kana"])
     names = pd.concat([names, parts], axis=1)

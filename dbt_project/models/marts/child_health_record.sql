@@ -1,7 +1,8 @@
--- A child's health record: one row per checkup (results and growth) and one per scheduled dose of
--- the routine immunization schedule with its dates and its status as of var('as_of') (default: the
--- data's end). The macro immunization_status(D) over the same columns gives the status as of any
--- other date D, using nothing that happened after D.
+-- A child's health record, for every child with a checkup or immunization record: one row per checkup
+-- (results and growth) and one per scheduled dose of the routine immunization schedule with its dates and
+-- its status as of var('as_of') (default: the data's end), from int_immunization_dose_windows. The macro
+-- immunization_status(D) over the same columns gives the status as of any other date D, using nothing that
+-- happened after D (kodomo.health.record.statuses_as_of runs it).
 with checkups as (
     select
         links.person_key,
@@ -74,10 +75,14 @@ dose_rows as (
         eligible_from,
         due_by,
         window_ends_on,
+        ask_health_centre_from,
+        waits_for_previous_dose,
+        due_before_records,
+        records_cover_until,
         administered_on,
         previous_dose_administered_on,
-        {{ as_of_date() }} as status_as_of,
-        {{ immunization_status(as_of_date()) }} as immunization_status,
+        status_as_of,
+        immunization_status,
         administration_known_at as known_at
     from dose_windows
 ),
@@ -111,6 +116,10 @@ select
     eligible_from,
     due_by,
     window_ends_on,
+    ask_health_centre_from,
+    waits_for_previous_dose,
+    due_before_records,
+    records_cover_until,
     administered_on,
     previous_dose_administered_on,
     status_as_of,
