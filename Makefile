@@ -8,7 +8,7 @@ DEMO_LANDING := $(KODOMO_HOME)/landing
 DEMO_SCALE ?= prefecture
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup test demo app dagster bench clean
+.PHONY: setup test demo app dagster mlflow bench clean
 
 # dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, and the compiled
 # SQL of the online intake features are made here when the project changed; every `kodomo run` checks them again.
@@ -48,6 +48,10 @@ app: setup
 
 dagster: setup
 	KODOMO_LANDING=$(DEMO_LANDING) $(BIN)/python -m orchestration.dev
+
+# MLflow's own UI on http://127.0.0.1:5000: the tracking store of $(KODOMO_HOME) (SQLite; PostgreSQL in production).
+mlflow: setup
+	$(BIN)/python -m ml.mlflow_ui
 
 bench: setup
 	$(BIN)/python bench/ingest.py --scale prefecture

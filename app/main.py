@@ -4,8 +4,9 @@ import streamlit as st
 
 from app import session
 from app.i18n import LANGUAGES, t
-from app.navigation import pages_for
+from app.navigation import PARENT_PAGES, pages_for
 from app.services import champion, missing_secret
+from app.views import onestop_parents
 from kodomo.settings import get_settings
 
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
@@ -27,8 +28,13 @@ if current.warehouse_path.exists():
 
 user = session.user()
 if user is None:
-    st.navigation([st.Page("routes/signin.py", title=t("sign_in_title", lang), url_path="signin")],
-                  position="hidden").run()
+    # Signed out: the sign-in page and the parents' pages, which need no account and reach no staff page or data.
+    signin = st.Page("routes/signin.py", title=t("sign_in_title", lang), url_path="signin", default=True)
+    chosen = st.navigation([signin, *(st.Page(page.file, title=t(page.title_key, lang), url_path=page.key)
+                                      for page in PARENT_PAGES)], position="hidden")
+    if chosen is signin:
+        onestop_parents.entrance(lang)
+    chosen.run()
     st.stop()
 
 st.sidebar.markdown(t("signed_in_as", lang, name=user.display_name, role=t(f"role.{user.role}", lang)))

@@ -1,6 +1,7 @@
 """What the model page shows about a registered version: its run's test metrics, promotion decision, model card.
 
-Read-only: only MLflow's get and load calls.
+Read-only: only MLflow's get and load calls (the page's retraining and override go through ``ml.lifecycle`` and
+``orchestration.defs.ml.retraining``, which check the role and audit).
 """
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from ml.registry import DECISION_TAG, version_by_alias
+from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
+from ml.registry import (DECISION_TAG, MODEL_NAME, OVERRIDE_BY_TAG, OVERRIDE_REASON_TAG, OVERRIDE_TAG,
+                         version_by_alias)
+from ml.store import MODEL_DRIFT
 
 METRICS = ("auc", "average_precision", "brier", "ece")  # as ml.pipeline's flat_metrics names them
 REASONS_TAG = "promotion.reasons"
 MODEL_CARD = "model_card.html"
+SUBGROUPS_ARTIFACT = "tables/subgroups.csv"
+CALIBRATION_PLOT = "plots/calibration.png"
+# The subgroup dimensions the page shows (ml.fairness names them).
+SHOWN_DIMENSIONS = ("age_band", "agency_type", "prefecture")
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class VersionInfo:
     metrics: dict[str, float]
     decision: str | None
     reasons: list[str]
+    override_reason: str | None = None  # a data scientist promoted it over the gate's rejection, for this reason
+    override_by: str | None = None
 
 
 def version_info(client: MlflowClient, alias: str) -> VersionInfo | None:
@@ -40,7 +50,9 @@ def version_info(client: MlflowClient, alias: str) -> VersionInfo | None:
         version=str(version.version), run_id=version.run_id,
         registered=dt.datetime.fromtimestamp(version.creation_timestamp / 1000),
         metrics=run.data.metrics, decision=run.data.tags.get(DECISION_TAG),
-        reasons=[r for r in reasons.split("; ") if r])
+        reasons=[r for r in reasons.split("; ") if r],
+        override_reason=run.data.tags.get(OVERRIDE_REASON_TAG) if OVERRIDE_TAG in run.data.tags else None,
+        override_by=run.data.tags.get(OVERRIDE_BY_TAG))
 
 
 def _estimate(metrics: dict[str, float], name: str) -> str:
@@ -94,3 +106,53 @@ def promotion_reason(reason: str) -> tuple[str, dict[str, str]] | None:
         if matched := pattern.fullmatch(reason):
             return f"promotion_reason.{name}", matched.groupdict()
     return None
+
+
+def runs_table(client: MlflowClient) -> pd.DataFrame:
+    """Every registered version of the model, newest first: its run, test AUC and ECE with intervals, decision."""
+    rows = []
+    aliases = client.get_registered_model(MODEL_NAME).aliases  # alias -> version (searches leave them out)
+    for version in client.search_model_versions(f"name = '{MODEL_NAME}'"):
+        metrics = client.get_run(version.run_id).data.metrics
+        rows.append({
+            "version": int(version.version), "run_id": version.run_id,
+            "registered": dt.datetime.fromtimestamp(version.creation_timestamp / 1000),
+            "auc": _estimate(metrics, "test_lightgbm_auc") if "test_lightgbm_auc" in metrics else "—",
+            "ece": _estimate(metrics, "test_lightgbm_ece") if "test_lightgbm_ece" in metrics else "—",
+            "decision": version.tags.get(DECISION_TAG, ""),
+            "override": version.tags.get(OVERRIDE_REASON_TAG, ""),
+            "aliases": ", ".join(sorted(a for a, v in aliases.items() if str(v) == str(version.version))),
+        })
+    return pd.DataFrame(rows).sort_values("version", ascending=False).reset_index(drop=True)
+
+
+def subgroups(run_id: str) -> pd.DataFrame | None:
+    """The run's test-slice subgroup table as published (small cells suppressed), for the shown dimensions."""
+    from ml.model_card import subgroup_display
+
+    try:
+        path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{SUBGROUPS_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    table = pd.read_csv(path, dtype={"group": str})
+    return subgroup_display(table[table["dimension"].isin(("all", *SHOWN_DIMENSIONS))]).reset_index(drop=True)
+
+
+def calibration_plot(run_id: str) -> str | None:
+    """The local path of the run's calibration (reliability) plot."""
+    try:
+        return mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{CALIBRATION_PLOT}")
+    except (MlflowException, OSError):
+        return None
+
+
+def drift(warehouse_path) -> pd.DataFrame | None:
+    """The champion's drift per closed outcome window (``ml.model_drift``); None before any scoring wrote it."""
+    schema, table = MODEL_DRIFT.split(".")
+    try:
+        with read_only(warehouse_path) as con:
+            exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                 "and table_name = ?", [schema, table]).fetchone()[0]
+            return con.execute(f"select * from {MODEL_DRIFT} order by first_received").df() if exists else None
+    except WarehouseUnavailable:
+        return None

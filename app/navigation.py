@@ -28,20 +28,29 @@ FLAGS = PageSpec("flags", "routes/flags.py")
 MODEL = PageSpec("model", "routes/model.py")
 USERS = PageSpec("users", "routes/users.py")
 AUDIT = PageSpec("audit", "routes/audit.py")
-HOME = PageSpec("home", "routes/home.py")
 STATISTICS = PageSpec("statistics", "routes/statistics.py")
-ALL_PAGES = (QUEUE, ENTRY, INTAKE, REVIEW, FLAGS, STATISTICS, MODEL, USERS, AUDIT, HOME)
+SEARCH = PageSpec("search", "routes/search.py")
+LINKAGE_REVIEW = PageSpec("linkage_review", "routes/linkage_review.py")
+ONESTOP_INBOX = PageSpec("onestop_inbox", "routes/onestop_inbox.py")
+# Parents' pages (保護者の方へ): no sign-in; offered only while nobody is signed in (app/main.py).
+ONESTOP_NAVIGATOR = PageSpec("onestop_navigator", "routes/onestop_navigator.py")
+ONESTOP_CHAT = PageSpec("onestop_chat", "routes/onestop_chat.py")
+ONESTOP_CODE = PageSpec("onestop_code", "routes/onestop_code.py")
+HEALTH_PARENT = PageSpec("health_parent", "routes/health_parent.py")
+PARENT_PAGES = (ONESTOP_NAVIGATOR, ONESTOP_CHAT, ONESTOP_CODE, HEALTH_PARENT)
+HEALTH_HANDOVERS = PageSpec("health_handovers", "routes/health_handovers.py")
+ALL_PAGES = (QUEUE, ENTRY, INTAKE, SEARCH, REVIEW, FLAGS, LINKAGE_REVIEW, STATISTICS, MODEL, USERS, AUDIT,
+             ONESTOP_INBOX, HEALTH_HANDOVERS, *PARENT_PAGES)
 
-_CASEWORK = {"section.intakes": (QUEUE, ENTRY, INTAKE)}
+_CASEWORK = {"section.intakes": (QUEUE, ENTRY, INTAKE), "section.children": (SEARCH,)}
 _MENUS: dict[str, dict[str, tuple[PageSpec, ...]]] = {
     CASEWORKER: _CASEWORK,
-    SUPERVISOR: {**_CASEWORK, "section.supervision": (REVIEW, FLAGS, STATISTICS)},
+    SUPERVISOR: {**_CASEWORK, "section.supervision": (REVIEW, FLAGS, LINKAGE_REVIEW, STATISTICS)},
     DATA_SCIENTIST: {"section.analysis": (MODEL,)},
     ADMIN: {"section.administration": (USERS, AUDIT)},
     MANAGER: {"section.statistics": (STATISTICS,)},
-    # Their own pages come with later issues; until then a home page says what is (not yet) available.
-    HEALTH_STAFF: {"section.home": (HOME,)},
-    FAMILY_SUPPORT: {"section.home": (HOME,)},
+    HEALTH_STAFF: {"section.health": (HEALTH_HANDOVERS,), "section.children": (SEARCH,)},
+    FAMILY_SUPPORT: {"section.onestop": (ONESTOP_INBOX,)},
 }
 
 

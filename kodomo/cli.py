@@ -190,6 +190,26 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from kodomo.appdata.search import search_lines
+    from kodomo.appdata.warehouse import read_only
+    from kodomo.linkage.identify import load_model
+    from kodomo.linkage.pipeline import MODEL_FILE
+    from kodomo.operational import connect
+
+    settings = get_settings()
+    lines = Path(args.batch).read_text(encoding="utf-8").splitlines()
+    engine = connect(settings)
+    try:
+        with read_only(settings.warehouse_path) as con:
+            model = load_model(settings.linkage_dir / MODEL_FILE, con)
+            for line in search_lines(con, engine, model, args.user, lines):
+                print(line)
+    finally:
+        engine.dispose()
+    return 0
+
+
 def cmd_export_health(args: argparse.Namespace) -> int:
     from kodomo.health.export import export_health
     from kodomo.health.record import NoHealthRecord
@@ -292,12 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", required=True)
     p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("search", parents=[debug], help="search children across agencies, one JSON query a line")
+    p.add_argument("--batch", required=True)
+    p.add_argument("--user", required=True, help="the operator, named in the audit log")
+    p.add_argument("--json", action="store_true", help="JSON lines (the only output format)")
+    p.set_defaults(func=cmd_search)
     p = sub.add_parser("export-health", parents=[debug], help="one child's health record as a FHIR R4 Bundle (JSON)")
     p.add_argument("--person-key", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--as-of", type=_date_argument, help="statuses as of this date YYYY-MM-DD (default: the data's end)")
     p.set_defaults(func=cmd_export_health)
-    p = sub.add_parser("export-stats", parents=[debug], help="the managers' statistics as published (small cells withheld)")
+    p = sub.add_parser("export-stats", parents=[debug],
+                       help="the managers' statistics as published (small cells withheld)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export_stats)
     return parser

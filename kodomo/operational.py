@@ -8,7 +8,9 @@ Two append-only tables, the accounts and the app's own records:
 - ``accounts``: the local accounts people sign in with (``kodomo.appdata.accounts``); changed only through
   audited functions, never deleted (an account is deactivated);
 - ``app_intakes`` and ``decision_reviews``: intakes entered in the app and decisions that go to a supervisor
-  (``kodomo.intake_entries``), changed only through audited functions.
+  (``kodomo.intake_entries``), changed only through audited functions;
+- ``linkage_decisions``: a supervisor's decision that two child records are, or are not, one child
+  (``kodomo.linkage.decisions``), append-only (a changed decision is a new row), applied by every later run.
 
 The back end is chosen by configuration (``kodomo.settings``): SQLite at ``$KODOMO_HOME/operational.db``
 locally, PostgreSQL at ``KODOMO_POSTGRES_URL`` with ``KODOMO_ENV=production``. The MHLW security guideline asks
@@ -273,8 +275,32 @@ parent_access_codes = Table(
 )
 Index("parent_access_codes_child", parent_access_codes.c.person_key, parent_access_codes.c.id)
 
+# A supervisor's decision on a pair of child records the linkage was unsure of (kodomo/linkage/decisions.py): the
+# pair by its records (agency_id, local_child_id; the smaller record first), which outlive any run's person keys.
+LINKAGE_OUTCOMES = ("same", "different")
+linkage_decisions = Table(
+    "linkage_decisions", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("agency_id_l", String(16), nullable=False),
+    Column("local_child_id_l", String(64), nullable=False),
+    Column("agency_id_r", String(16), nullable=False),
+    Column("local_child_id_r", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("agency_id", String(16), nullable=False),  # the deciding supervisor's agency
+    Column("match_probability_shown", Float),
+    Column("comment", Text),
+    CheckConstraint(f"outcome in ({', '.join(repr(o) for o in LINKAGE_OUTCOMES)})", name="linkage_outcome"),
+    CheckConstraint("agency_id_l < agency_id_r or (agency_id_l = agency_id_r and local_child_id_l < local_child_id_r)",
+                    name="linkage_pair_ordered"),
+)
+Index("linkage_decisions_pair", linkage_decisions.c.agency_id_l, linkage_decisions.c.local_child_id_l,
+      linkage_decisions.c.agency_id_r, linkage_decisions.c.local_child_id_r, linkage_decisions.c.id)
+
 # Each append-only table and its database-set time.
-_STAMPED = {audit_log: "at", worker_decisions: "decided_at", consultation_messages: "at"}
+_STAMPED = {audit_log: "at", worker_decisions: "decided_at", consultation_messages: "at",
+            linkage_decisions: "decided_at"}
 # What the app role may do to each table: append-only logs, accounts that change but are never deleted, a
 # consultation whose status alone changes.
 _APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE",
@@ -282,7 +308,8 @@ _APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSER
                    consultation_messages: "SELECT, INSERT", app_intakes: "SELECT, INSERT, UPDATE",
                    decision_reviews: "SELECT, INSERT, UPDATE (outcome, reviewer_id, reviewed_at, comment)",
                    health_handover_acks: "SELECT, INSERT",
-                   parent_access_codes: "SELECT, INSERT, UPDATE (revoked_at, revoked_by)"}
+                   parent_access_codes: "SELECT, INSERT, UPDATE (revoked_at, revoked_by)",
+                   linkage_decisions: "SELECT, INSERT"}
 # The tables of the first revision: a store made before migrations has exactly these.
 _BEFORE_MIGRATION_TABLES = frozenset({audit_log.name, worker_decisions.name})
 

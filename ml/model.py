@@ -12,8 +12,15 @@ from sklearn.pipeline import Pipeline
 
 from ml.calibrate import ProbabilityCalibrator
 from ml.explain import contributions, grouped_contributions, top_reasons
+from ml.features import NUMERIC_FEATURES, abuse_type_codes, assessment_items
 from ml.margin import HistoryMargin
 from ml.train import log_odds
+
+
+def model_input_columns() -> list[str]:
+    """The intake features the model reads, named as in ``marts.intake_features`` (no identifier, no date)."""
+    return [*NUMERIC_FEATURES, *(f"abuse_{t}" for t in abuse_type_codes()), "route",
+            *(c.name for c in assessment_items())]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

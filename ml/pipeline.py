@@ -106,6 +106,7 @@ class TrainingReport:
     importance: pd.Series  # mean |SHAP| per input on the test slice
     test_contributions: pd.DataFrame
     test_matrix: pd.DataFrame
+    test_features: pd.DataFrame  # the test intakes' mart rows (the registered model's input example)
 
     @property
     def auc(self) -> float:
@@ -176,5 +177,5 @@ def train_and_evaluate(features: pd.DataFrame, labels: pd.DataFrame, within_agen
         model=model, logistic=logistic, logistic_c=c, lightgbm=fit, split=split, data_end=data_end,
         counts=slice_counts(frame, slices), test=test_out, metrics=metrics, comparisons=comparisons,
         fairness=fairness, fairness_problems=problems, importance=global_importance(grouped_contributions(contrib)),
-        test_contributions=contrib, test_matrix=X_test,
+        test_contributions=contrib, test_matrix=X_test, test_features=test_frame.drop(columns="outcome"),
     )

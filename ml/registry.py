@@ -17,36 +17,44 @@ from pathlib import Path
 import lightgbm as lgb
 import mlflow
 import mlflow.lightgbm
+import mlflow.pyfunc
 import mlflow.sklearn
+import pandas as pd
 import sklearn
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import ColSpec, DataType, Schema
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from kodomo.settings import Settings
-from ml.calibrate import ProbabilityCalibrator
 from ml.features import feature_groups
 from ml.margin import HistoryMargin
-from ml.model import BaselineModel, RiskModel
+from ml.model import BaselineModel, RiskModel, model_input_columns
 from ml.model_card import render_model_card
 from ml.pipeline import CALIBRATION, SCORES, TrainingReport
 from ml.plots import calibration_plot, roc_pr_plot, shap_summary_plot
 from ml.promotion import Decision
+from ml.pyfunc import ChildRiskModel
 
 MODEL_NAME = "child_risk"
 EXPERIMENT = "child_risk"
 CHALLENGER, CHAMPION = "challenger", "champion"
 DECISION_TAG = "promotion.decision"
-# Explicit requirements: MLflow would otherwise spawn a process to infer them (seconds per model).
-LIGHTGBM_REQUIREMENTS = [f"lightgbm=={lgb.__version__}"]
-CALIBRATOR_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}"]
-# MLflow saves scikit-learn models with skops, which loads only types it is told to trust.
-CALIBRATOR_TYPES = [f"{ProbabilityCalibrator.__module__}.{ProbabilityCalibrator.__qualname__}"]
-# The registered model is the booster; the history margin it boosts from and the calibrator are logged in
-# the same run and loaded with it (``load_version``): the three are only meaningful together.
+PROMOTED, REJECTED = "promoted", "rejected"
+# A person's promotion of a version the gate rejected: the gate's own verdict stays as it was beside these.
+OVERRIDE_TAG, OVERRIDE_REASON_TAG, OVERRIDE_BY_TAG = ("promotion.override", "promotion.override_reason",
+                                                      "promotion.override_by")
+# Explicit requirements: MLflow would otherwise spawn a process to infer them (seconds per model). The pyfunc's
+# own code is the installed kodomo distribution (``ml.pyfunc``), which no package index serves.
+MODEL_REQUIREMENTS = [f"lightgbm=={lgb.__version__}", f"scikit-learn=={sklearn.__version__}",
+                      f"mlflow=={mlflow.__version__}", f"pandas=={pd.__version__}"]
+BASELINE_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}"]
+# Versions registered before the pyfunc (a bare booster) keep their history margin and calibrator beside them in the
+# run: ``load_version`` still assembles those.
 MARGIN_ARTIFACT = "history_margin.json"
+CALIBRATOR_TAG = "calibrator_uri"
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -164,27 +172,31 @@ def _log_figures(report: TrainingReport, folder: Path) -> None:
         mlflow.log_artifact(str(folder / name), artifact_path="plots")
 
 
+def model_signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """The mart's column types as MLflow enforces them; an assessment item may be absent (null) for any intake."""
+    inferred = infer_signature(example, output)
+    inputs = Schema([ColSpec(c.type, c.name, required=c.type != DataType.string) for c in inferred.inputs.inputs])
+    return ModelSignature(inputs, inferred.outputs)
+
+
 def log_training_run(report: TrainingReport, settings: Settings) -> RegisteredRun:
-    """Log everything about one training run, register the model and make it the challenger."""
+    """Log everything about one training run, register the whole model (``ml.pyfunc``) and make it the challenger."""
     client = connect(settings)
-    example = report.test_matrix.head(5)
+    example = report.test_features[model_input_columns()].head(5).reset_index(drop=True)
+    whole = ChildRiskModel(report.model)
     with mlflow.start_run(experiment_id=experiment_id(client, settings)) as run, \
             tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         mlflow.set_tags({"data": "synthetic", "model": MODEL_NAME})
         mlflow.log_params(run_params(report))
         mlflow.log_metrics(report.flat_metrics())
-        info = mlflow.lightgbm.log_model(
-            report.model.booster, name="model", registered_model_name=MODEL_NAME,
-            signature=infer_signature(example, report.model.booster.predict(example.to_numpy())), input_example=example,
-            pip_requirements=LIGHTGBM_REQUIREMENTS)
-        calibrator = mlflow.sklearn.log_model(report.model.calibrator, name="calibrator",
-                                              pip_requirements=CALIBRATOR_REQUIREMENTS,
-                                              skops_trusted_types=CALIBRATOR_TYPES)
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=whole, registered_model_name=MODEL_NAME,
+            signature=model_signature(example, whole.predict(None, example)), input_example=example,
+            pip_requirements=MODEL_REQUIREMENTS)
         baseline = mlflow.sklearn.log_model(report.logistic, name="baseline_logistic",
-                                            pip_requirements=CALIBRATOR_REQUIREMENTS)
-        mlflow.log_dict(report.model.margin.as_dict(), MARGIN_ARTIFACT)
-        mlflow.set_tags({"calibrator_uri": calibrator.model_uri, "baseline_uri": baseline.model_uri})
+                                            pip_requirements=BASELINE_REQUIREMENTS)
+        mlflow.set_tags({"baseline_uri": baseline.model_uri})
         mlflow.log_dict({"features": report.model.feature_names, "groups": feature_groups()}, "feature_list.json")
         mlflow.log_text(report.lightgbm.selection.to_csv(index=False), "tables/hyperparameter_selection.csv")
         mlflow.log_text(report.fairness.to_csv(index=False), "tables/subgroups.csv")
@@ -205,24 +217,28 @@ def version_by_alias(client: MlflowClient, alias: str) -> ModelVersion | None:
 
 
 def load_version(client: MlflowClient, version: ModelVersion) -> RiskModel:
-    """The registered booster with the margin, calibrator and review threshold of the run that logged it."""
+    """The model of a registered version: the pyfunc's, or for a version registered as a bare booster, the booster
+    with the margin, calibrator and review threshold of the run that logged it."""
     run = client.get_run(version.run_id)
-    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
+    uri = f"models:/{MODEL_NAME}/{version.version}"
+    if CALIBRATOR_TAG not in run.data.tags:
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    booster = mlflow.lightgbm.load_model(uri)
     margin = HistoryMargin.from_dict(mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{MARGIN_ARTIFACT}"))
-    calibrator = mlflow.sklearn.load_model(run.data.tags["calibrator_uri"])
+    calibrator = mlflow.sklearn.load_model(run.data.tags[CALIBRATOR_TAG])
     return RiskModel(booster, margin, calibrator, float(run.data.params["review_threshold"]))
 
 
 def load_baseline(client: MlflowClient, version: ModelVersion) -> BaselineModel:
     """The logistic-regression baseline logged in the same run as ``version`` (on the same features)."""
     run = client.get_run(version.run_id)
-    booster = mlflow.lightgbm.load_model(f"models:/{MODEL_NAME}/{version.version}")
-    return BaselineModel(mlflow.sklearn.load_model(run.data.tags["baseline_uri"]), booster.feature_name())
+    features = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/feature_list.json")["features"]
+    return BaselineModel(mlflow.sklearn.load_model(run.data.tags["baseline_uri"]), features)
 
 
 def record_decision(client: MlflowClient, challenger: ModelVersion, decision: Decision) -> None:
     """Log the decision and its reasons (run and version tags, ``promotion.json``); move the alias if promoted."""
-    outcome = "promoted" if decision.promote else "rejected"
+    outcome = PROMOTED if decision.promote else REJECTED
     reasons = "; ".join(decision.reasons)
     for key, value in {DECISION_TAG: outcome, "promotion.reasons": reasons}.items():
         client.set_tag(challenger.run_id, key, value)
@@ -230,3 +246,11 @@ def record_decision(client: MlflowClient, challenger: ModelVersion, decision: De
     client.log_text(challenger.run_id, json.dumps(decision.as_dict(), indent=2, ensure_ascii=False), "promotion.json")
     if decision.promote:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, challenger.version)
+
+
+def record_override(client: MlflowClient, version: ModelVersion, reason: str, user_id: str) -> None:
+    """Tag the version and its run with who overrode the gate and why, then make the version champion."""
+    for key, value in {OVERRIDE_TAG: PROMOTED, OVERRIDE_REASON_TAG: reason, OVERRIDE_BY_TAG: user_id}.items():
+        client.set_tag(version.run_id, key, value)
+        client.set_model_version_tag(MODEL_NAME, version.version, key, value)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version.version)

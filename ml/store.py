@@ -9,6 +9,7 @@ from kodomo.tables import replace_table
 SCHEMA = "ml"
 LABELS = "ml.labels"
 INTAKE_SCORES = "ml.intake_scores"
+MODEL_DRIFT = "ml.model_drift"
 
 
 def write_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
 from kodomo.ingest.app_deliveries import deliver_app_entries
+from kodomo.linkage.decisions import DECISIONS_FILE, write_run_decisions
 from kodomo.settings import Settings
 from orchestration.defs.conform.project import prepare_project
-from orchestration.lifecycle import RUN_TAG, exclusive_run, publish
+from orchestration.lifecycle import RUN_TAG, exclusive_run, publish, published_files
 
 DEPLOY_DIR = Path(__file__).resolve().parent.parent / "deploy"
 ML_GROUP = "ml"
@@ -47,7 +50,8 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
     """Build every asset (or ``selection``) from ``landing`` and publish the result; raise on the first failure.
 
     What caseworkers entered in the app is delivered first, as their agencies' records
-    (``kodomo.ingest.app_deliveries``).
+    (``kodomo.ingest.app_deliveries``), and the supervisors' linkage decisions are written into the build for the
+    linkage to apply (``kodomo.linkage.decisions``).
 
     Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
@@ -59,6 +63,9 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
         delivered = deliver_app_entries(settings)
         if delivered:
             progress_log.info("app entries delivered: %s", ", ".join(f"{n} {feed}" for feed, n in delivered.items()))
+        decided = write_run_decisions(settings, settings.at_home(settings.build_dir).linkage_dir / DECISIONS_FILE)
+        if decided:
+            progress_log.info("linkage decisions to apply: %d pairs", decided)
         log = open(step_log, "w", encoding="utf-8") if step_log else contextlib.nullcontext()
         with log, contextlib.redirect_stdout(log) if step_log else contextlib.nullcontext():
             prepare_project()
@@ -69,6 +76,40 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
                     instance=dagster, asset_selection=keys, run_config=QUIET, raise_on_error=True,
                     tags={RUN_TAG: "cli"})
         publish(settings)
+
+
+def run_model_pipeline(settings: Settings, run_id: str | None = None, tags: Mapping[str, str] | None = None,
+                       instance: dg.DagsterInstance | None = None) -> None:
+    """Retrain on the published state: the ``ml`` group (labels, train and register, the gate, scores, drift) on a
+    copy of the published warehouse, published when every step has succeeded (the model page's retraining).
+
+    Holds the home's run lock like ``run_pipeline``; nothing is delivered or ingested. ``run_id`` names the
+    Dagster run, so that whoever started it can follow it before it exists.
+    """
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.resources import pipeline_resources
+
+    with exclusive_run(settings):
+        _copy_published_into_build(settings)
+        prepare_project()
+        defs = build_definitions(pipeline_resources(settings, settings.landing))
+        keys = list(dg.AssetSelection.groups(ML_GROUP).resolve(defs.resolve_asset_graph()))
+        with instance or dagster_instance(settings) as dagster:
+            defs.resolve_job_def("kodomo_pipeline").execute_in_process(
+                instance=dagster, asset_selection=keys, run_config=QUIET, raise_on_error=True, run_id=run_id,
+                tags={RUN_TAG: "cli", **(tags or {})})
+        publish(settings)
+
+
+def _copy_published_into_build(settings: Settings) -> None:
+    """The published files as the build's starting point: what the run does not rebuild is published again as is."""
+    if not settings.warehouse_path.is_file():
+        raise FileNotFoundError(f"no published warehouse at {settings.warehouse_path}: run 'kodomo run' first")
+    for published in published_files(settings):
+        if published.is_file():
+            built = settings.build_dir / published.relative_to(settings.home)
+            built.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(published, built)
 
 
 def build_platform(settings: Settings, landing: Path) -> Path:

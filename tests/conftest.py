@@ -83,7 +83,8 @@ def scored_world(tmp_path_factory) -> dict:
 
     from kodomo.cli import main
     from kodomo.settings import get_settings
-    from ml.lifecycle import build_label_table, promote_challenger, score_open_intakes, train_and_register
+    from ml.lifecycle import (build_label_table, promote_challenger, score_open_intakes, train_and_register,
+                              write_model_drift)
     from ml.promotion import GateLimits
     from orchestration.runner import build_platform
 
@@ -101,4 +102,5 @@ def scored_world(tmp_path_factory) -> dict:
             # A small world's test slice is too noisy for the production ECE limit (as in test_ml_end_to_end).
             assert promote_challenger(con, settings, GateLimits(max_ece=0.15)).promote
             score_open_intakes(con, settings)
+            write_model_drift(con, settings)
     return {"root": root, "landing": landing, "home": home}

@@ -35,7 +35,7 @@ def test_every_role_has_a_menu_and_every_page_file_exists():
         assert pages_for(role)
     assert {p.key for p in pages_for("caseworker")["section.intakes"]} == {"queue", "entry", "intake"}
     assert {p.key for pages in pages_for("supervisor").values() for p in pages} == {
-        "queue", "entry", "intake", "review", "flags", "statistics"}
+        "queue", "entry", "intake", "search", "review", "flags", "linkage_review", "statistics"}
     assert [p.key for pages in pages_for("manager").values() for p in pages] == ["statistics"]
     assert all((APP.parent / p.file).is_file() for p in ALL_PAGES)
     with pytest.raises(ValueError, match="role 'guest'"):
@@ -180,7 +180,8 @@ def test_production_without_a_secret_refuses_to_start(world, monkeypatch):
 
 @pytest.mark.parametrize("role,first_title", [
     ("caseworker", "nav.queue"), ("supervisor", "nav.queue"), ("data_scientist", "model_header"),
-    ("admin", "nav.users"), ("manager", "stats.title"), ("health_staff", "nav.home"), ("family_support", "nav.home")])
+    ("admin", "nav.users"), ("manager", "stats.title"), ("health_staff", "health.title"),
+    ("family_support", "nav.onestop_inbox")])
 def test_each_role_lands_on_its_first_page_with_the_banner(world, role, first_title):
     at = _signed_in(world, role)
     assert not at.exception, at.exception

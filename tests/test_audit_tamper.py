@@ -347,6 +347,7 @@ def test_the_app_role_owns_nothing(production):
                        ("consultations", "INSERT"), ("consultations", "SELECT"),
                        ("decision_reviews", "INSERT"), ("decision_reviews", "SELECT"),
                        ("health_handover_acks", "INSERT"), ("health_handover_acks", "SELECT"),
+                       ("linkage_decisions", "INSERT"), ("linkage_decisions", "SELECT"),
                        ("parent_access_codes", "INSERT"), ("parent_access_codes", "SELECT"),
                        ("worker_decisions", "INSERT"), ("worker_decisions", "SELECT")]
     assert {c for t, c, _ in status_only if t == "decision_reviews"} == {"outcome", "reviewer_id", "reviewed_at",

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,40 +15,18 @@ import pytest
 from kodomo.appdata.access import load_agencies
 from kodomo.appdata.accounts import Account, create_account
 from kodomo.appdata.warehouse import read_only
-from kodomo.operational import ADMIN, CASEWORKER, connect
+from kodomo.operational import ADMIN, CASEWORKER, MANAGER, connect
 from kodomo.settings import get_settings
+from tests.app_server import CHROMIUM, running_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "browser-test-password-1"
 VIEWPORT = {"width": 1366, "height": 768}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture(scope="module")
 def app_server(scored_world, tmp_path_factory):
     """The app of `make app` on a free port, over the scored world, with one caseworker account."""
     home = scored_world["home"]
-    env = {**os.environ, "KODOMO_HOME": str(home), "KODOMO_ENV": "local"}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(home))
         mp.setenv("KODOMO_ENV", "local")
@@ -62,21 +37,12 @@ def app_server(scored_world, tmp_path_factory):
         engine = connect(settings)
         actor = Account("browser-admin", "管理者", cgc, ADMIN)
         user = Account(f"browser-{os.getpid()}", "ブラウザ 試験", cgc, CASEWORKER)
-        create_account(engine, settings, actor, user, PASSWORD, agencies)
-    port = _free_port()
+        manager = Account(f"browser-manager-{os.getpid()}", "ブラウザ 管理職", cgc, MANAGER)
+        for made in (user, manager):
+            create_account(engine, settings, actor, made, PASSWORD, agencies)
     log = tmp_path_factory.mktemp("browser") / "streamlit.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
-        yield {"url": url, "user": user, "log": log}
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with running_app(home, log) as url:
+        yield {"url": url, "user": user, "manager": manager, "log": log}
 
 
 def _an_existing_child(home: Path, agency_id: str) -> dict:
@@ -88,53 +54,74 @@ def _an_existing_child(home: Path, agency_id: str) -> dict:
     return json.loads(lines[0])["child"]
 
 
-def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, scored_world):
-    from playwright.sync_api import expect, sync_playwright
+@contextmanager
+def _signed_in(app_server, user: Account):
+    """A Chromium page at 1366×768, signed in as the user."""
+    from playwright.sync_api import sync_playwright
 
-    user = app_server["user"]
-    child = _an_existing_child(scored_world["home"], user.agency_id)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(app_server["url"])
-            page.get_by_label("利用者ID").fill(user.user_id)
+            # The first page after a start waits for the model to load (with a message saying so).
+            page.get_by_label("利用者ID").fill(user.user_id, timeout=120_000)
             page.get_by_label("パスワード", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="サインイン").click()
-            page.get_by_role("link", name="新規受付").click()
-            main = page.locator("[data-testid=stMain]")
-            # Streamlit's date and time inputs are segmented: typing the digits fills the segments in turn.
-            main.get_by_role("spinbutton", name="year, 受理日").click()
-            page.keyboard.type("20261128")
-            main.get_by_role("group", name="受理時刻").locator("[role=spinbutton]").first.click()
-            page.keyboard.type("1030")
-            main.get_by_label("通告経路").first.click()
-            page.keyboard.type("警察")
-            page.keyboard.press("Enter")
-            main.get_by_label("通告された虐待の種類").first.click()
-            page.keyboard.type("身体的虐待")
-            page.keyboard.press("Enter")
-            page.keyboard.press("Escape")
-            main.get_by_role("textbox", name="子どもの氏名").fill(child["name"])
-            main.get_by_role("textbox", name="ふりがな（カタカナ）").fill(child["kana"])
-            main.get_by_role("spinbutton", name="year, 生年月日").click()
-            page.keyboard.type(child["birth_date"].replace("-", ""))
-            main.get_by_role("radiogroup", name="性別").get_by_text(
-                {"1": "男", "2": "女", "9": "不明"}[child["sex"]], exact=True).click()
-            main.get_by_role("textbox", name="住所の市町村コード（6桁）").fill(child["address_municipality_code"])
-            main.get_by_role("textbox", name="住所の市町村コード（6桁）").press("Tab")
-            main.get_by_role("radiogroup", name="外傷がある").get_by_text("はい", exact=True).click()
-            main.get_by_role("button", name="保存して評価する").click()
-
-            expect(main.get_by_text("を保存しました")).to_be_visible(timeout=30_000)
-            # the child is found among the agencies' records, for the worker to confirm
-            expect(main.get_by_text("記録のある子どもと同一か確認してください")).to_be_visible()
-            # the probability, the reasons and the official checklist, as for a fed intake
-            expect(main.get_by_text("虐待が確認された再通告または重大な被害（1年以内）の確率")).to_be_visible()
-            expect(main.get_by_text("%").first).to_be_visible()
-            expect(main.get_by_text("確率を動かした主な要因")).to_be_visible()
-            expect(main.get_by_text("一時保護決定に向けてのアセスメントシート")).to_be_visible()
-            expect(main.get_by_text("判定:")).to_be_visible()
-            page.screenshot(path=str(app_server["log"].with_name("entered.png")))
+            yield page
         finally:
             browser.close()
+
+
+def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, scored_world):
+    from playwright.sync_api import expect
+
+    user = app_server["user"]
+    child = _an_existing_child(scored_world["home"], user.agency_id)
+    with _signed_in(app_server, user) as page:
+        page.get_by_role("link", name="新規受付").click()
+        main = page.locator("[data-testid=stMain]")
+        # Streamlit's date and time inputs are segmented: typing the digits fills the segments in turn.
+        main.get_by_role("spinbutton", name="year, 受理日").click()
+        page.keyboard.type("20261128")
+        main.get_by_role("group", name="受理時刻").locator("[role=spinbutton]").first.click()
+        page.keyboard.type("1030")
+        main.get_by_label("通告経路").first.click()
+        page.keyboard.type("警察")
+        page.keyboard.press("Enter")
+        main.get_by_label("通告された虐待の種類").first.click()
+        page.keyboard.type("身体的虐待")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        main.get_by_role("textbox", name="子どもの氏名").fill(child["name"])
+        main.get_by_role("textbox", name="ふりがな（カタカナ）").fill(child["kana"])
+        main.get_by_role("spinbutton", name="year, 生年月日").click()
+        page.keyboard.type(child["birth_date"].replace("-", ""))
+        main.get_by_role("radiogroup", name="性別").get_by_text(
+            {"1": "男", "2": "女", "9": "不明"}[child["sex"]], exact=True).click()
+        main.get_by_role("textbox", name="住所の市町村コード（6桁）").fill(child["address_municipality_code"])
+        main.get_by_role("textbox", name="住所の市町村コード（6桁）").press("Tab")
+        main.get_by_role("radiogroup", name="外傷がある").get_by_text("はい", exact=True).click()
+        main.get_by_role("button", name="保存して評価する").click()
+
+        expect(main.get_by_text("を保存しました")).to_be_visible(timeout=30_000)
+        # the child is found among the agencies' records, for the worker to confirm
+        expect(main.get_by_text("記録のある子どもと同一か確認してください")).to_be_visible()
+        # the probability, the reasons and the official checklist, as for a fed intake
+        expect(main.get_by_text("虐待が確認された再通告または重大な被害（1年以内）の確率")).to_be_visible()
+        expect(main.locator("[data-testid=stMetricValue]").first).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
+        expect(main.get_by_text("確率を動かした主な要因")).to_be_visible()
+        expect(main.get_by_text("一時保護決定に向けてのアセスメントシート")).to_be_visible()
+        expect(main.get_by_text("判定:")).to_be_visible()
+        page.screenshot(path=str(app_server["log"].with_name("entered.png")))
+
+
+def test_a_manager_finds_a_chart_and_a_download_on_the_statistics_page(app_server):
+    from playwright.sync_api import expect
+
+    with _signed_in(app_server, app_server["manager"]) as page:
+        main = page.locator("[data-testid=stMain]")
+        expect(main.get_by_role("heading", name="統計（管理職）")).to_be_visible(timeout=30_000)
+        expect(main.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=30_000)
+        expect(main.get_by_role("button", name="表示中の表をCSVでダウンロード")).to_be_visible()
+        page.screenshot(path=str(app_server["log"].with_name("statistics.png")))

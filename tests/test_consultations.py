@@ -10,11 +10,11 @@ from sqlalchemy import Engine, select
 
 from kodomo.appdata.access import AccessDenied
 from kodomo.appdata.accounts import Account
-from kodomo.onestop.consultations import (ACTION, CODE_ALPHABET, CODE_LENGTH, MESSAGE, CodeNotValid, ConsentRequired,
-                                          ConsultationError, InAppChannel, consultation_departments,
+from kodomo.onestop.consultations import (ACTION, CODE_ALPHABET, CODE_LENGTH, MESSAGE, CodeAttempts, CodeNotValid,
+                                          ConsentRequired, ConsultationError, InAppChannel, consultation_departments,
                                           consultation_for_staff, consultation_messages, consultations, inbox,
                                           open_consultation, parent_reply, record_action, staff_reply,
-                                          thread_for_code)
+                                          thread_for_code, try_code)
 from kodomo.operational import CASEWORKER, FAMILY_SUPPORT, audit_log, connect, verify
 from kodomo.settings import Settings
 from tests.test_audit_tamper import local, production  # noqa: F401  (SQLite and PostgreSQL)
@@ -145,7 +145,8 @@ def test_every_department_sees_the_whole_history_and_each_read_and_write_is_audi
     about = f"consultation {consultation_id}"
     assert _actions(engine)[1:] == [
         ("fs001", "record_consultation_action", f"{about} housing"), ("fs001", "reply_consultation", f"{about} housing"),
-        ("fs002", "view_consultation", about), ("fs002", "record_consultation_action", f"{about} welfare"),
+        ("fs002", "view_consultation", about), ("parent", "view_consultation_by_code", about),
+        ("fs002", "record_consultation_action", f"{about} welfare"),
         ("fs001", "view_consultation", about)]
     assert verify(engine).ok
 
@@ -201,3 +202,40 @@ def test_the_in_app_channel_carries_both_directions_through_the_thread(engine, s
         ("parent", "相談したいです"), ("department", "明日お電話します")]
     with pytest.raises(CodeNotValid):
         channel.receive("2222222222", "こんにちは")
+
+
+def test_the_parents_reads_and_writes_by_code_are_audited(engine, settings):
+    consultation_id, code = _open(engine, settings)
+    thread_for_code(engine, settings, code)
+    parent_reply(engine, settings, code, "夜なら電話に出られます")
+    about = f"consultation {consultation_id}"
+    assert _actions(engine)[1:] == [("parent", "view_consultation_by_code", about),
+                                    ("parent", "parent_reply_consultation", about)]
+    assert verify(engine).ok
+
+
+def test_wrong_codes_lock_the_session_for_growing_waits_and_each_is_audited(engine, settings):
+    consultation_id, code = _open(engine, settings)
+    start = dt.datetime(2026, 11, 29, 20, 0, tzinfo=dt.UTC)
+    attempts = CodeAttempts()
+    waits = []
+    for tries in range(5):  # each wrong code typed once the previous wait is over
+        outcome = try_code(engine, settings, "2222233333", attempts, start + dt.timedelta(minutes=10 * tries))
+        assert outcome.consultation is None
+        attempts = outcome.attempts
+        waits.append(outcome.retry_after)
+    assert waits == [None, None, dt.timedelta(seconds=30), dt.timedelta(seconds=60), dt.timedelta(seconds=120)]
+    locked_at = start + dt.timedelta(minutes=40)
+    # While locked, even the right code is not looked up; once the wait is over it opens and clears the count.
+    still_locked = try_code(engine, settings, code, attempts, locked_at + dt.timedelta(seconds=119))
+    assert still_locked.consultation is None and still_locked.retry_after == dt.timedelta(seconds=1)
+    opened = try_code(engine, settings, code, attempts, locked_at + dt.timedelta(seconds=120))
+    assert opened.consultation.id == consultation_id and opened.attempts == CodeAttempts()
+    assert [(action, detail) for _, action, detail in _actions(engine)[1:]] == [
+        ("wrong_consultation_code", "1 in a row in one session"),
+        ("wrong_consultation_code", "2 in a row in one session"),
+        ("wrong_consultation_code", "3 in a row in one session, locked for 30 s"),
+        ("wrong_consultation_code", "4 in a row in one session, locked for 60 s"),
+        ("wrong_consultation_code", "5 in a row in one session, locked for 120 s"),
+        ("consultation_code_locked", "locked for 1 s"),
+        ("view_consultation_by_code", f"consultation {consultation_id}")]

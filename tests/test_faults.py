@@ -35,7 +35,7 @@ KODOMO = str(Path(sys.executable).with_name("kodomo"))
 PHASE_TIMEOUT = 600
 #: Columns that differ between two runs of the same landing by design: which MLflow model version scored an
 #: intake (the rerun registers a new one) and when it was scored. Everything else must be identical.
-RUN_SPECIFIC = {"ml.intake_scores": {"model_version", "scored_at"}}
+RUN_SPECIFIC = {"ml.intake_scores": {"model_version", "scored_at"}, "ml.model_drift": {"model_version"}}
 #: Floating-point columns are compared to this many decimals: DuckDB's parallel sums (Splink's EM) differ in the
 #: last bits between any two runs of the same data (a match weight of 2.8348897981081027 or …045).
 FLOAT_DIGITS = 9

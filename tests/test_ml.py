@@ -555,17 +555,15 @@ def test_gate_judges_real_models_on_the_same_slice_both_ways():
 
     strong, frame = _toy_model(seed=5)
     weak, _ = _toy_model(seed=6, noise=3.0)
-    assert evaluate_gates(strong, frame, champion=weak).promote
-    demoted = evaluate_gates(weak, frame, champion=strong)
-    assert not demoted.promote and demoted.champion_auc > demoted.challenger_auc
     X = design_matrix(frame)
     baseline = BaselineModel(make_pipeline(LogisticRegression(max_iter=500)).fit(X.to_numpy(), frame["outcome"]),
                              list(X.columns))
-    first = evaluate_gates(strong, frame, baseline=baseline)
+    assert evaluate_gates(strong, frame, baseline, champion=weak).promote
+    demoted = evaluate_gates(weak, frame, baseline, champion=strong)
+    assert not demoted.promote and demoted.champion_auc > demoted.challenger_auc
+    first = evaluate_gates(strong, frame, baseline)
     assert first.promote and first.champion_auc is None
-    assert not evaluate_gates(strong, frame, baseline=baseline, limits=GateLimits(max_ece=0.0)).promote
-    with pytest.raises(ValueError):
-        evaluate_gates(strong, frame)
+    assert not evaluate_gates(strong, frame, baseline, limits=GateLimits(max_ece=0.0)).promote
 
 
 # --- wiring ----------------------------------------------------------------------------------------

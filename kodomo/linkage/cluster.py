@@ -5,11 +5,19 @@ within-agency link). Edges at or above ``LINK_THRESHOLD`` join nodes, strongest 
 would put two IDs of one agency into one child — an agency gives each child one ID, so such an edge is
 a contradiction (typically twins) and goes to review instead. Pairs in the middle band
 ``[SCORE_FLOOR, LINK_THRESHOLD)`` that stay apart are listed for review, never merged silently.
+
+A supervisor's decisions on review pairs (``kodomo.linkage.decisions``) bind every run, whatever the scores of
+a retrained model: "different children" is a cannot-link (no edge may join components that would hold both
+records), "same child" a must-link, joined before any scored edge and regardless of the agency constraint (the
+supervisor has seen the records). A must-link that contradicts cannot-links goes back to review as
+``decision_conflict``; decided pairs are not listed for review again.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from kodomo.linkage.model import SCORE_FLOOR
@@ -20,15 +28,24 @@ from kodomo.linkage.model import SCORE_FLOOR
 LINK_THRESHOLD = 0.95
 UNCERTAIN = "uncertain"
 AGENCY_CONFLICT = "agency_conflict"
+DECISION_CONFLICT = "decision_conflict"
 
 
 class AgencyConstrainedUnion:
-    """Union-find whose components never hold two nodes of one agency (unless ``constrained`` is off)."""
+    """Union-find whose components never hold two nodes of one agency (unless ``constrained`` is off), nor both
+    nodes of a cannot-link pair."""
 
-    def __init__(self, node_agencies: dict[str, str], constrained: bool = True):
+    def __init__(self, node_agencies: dict[str, str], constrained: bool = True,
+                 cannot_link: Iterable[tuple[str, str]] = ()):
         self.parent = {node: node for node in node_agencies}
         self.agencies = {node: {agency} for node, agency in node_agencies.items()}
         self.constrained = constrained
+        # per component root: the nodes that may never join it
+        self.apart: dict[str, set[str]] = {}
+        for a, b in cannot_link:
+            if a in self.parent and b in self.parent:
+                self.apart.setdefault(a, set()).add(b)
+                self.apart.setdefault(b, set()).add(a)
 
     def find(self, node: str) -> str:
         root = node
@@ -38,17 +55,25 @@ class AgencyConstrainedUnion:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def union(self, a: str, b: str) -> bool:
-        """Join the components of a and b; False when they share an agency (already joined: True)."""
+    def kept_apart(self, root_a: str, root_b: str) -> bool:
+        """Whether a cannot-link pair has a node in each of the two components."""
+        return any(self.find(node) == root_b for node in self.apart.get(root_a, ()))
+
+    def union(self, a: str, b: str, forced: bool = False) -> bool:
+        """Join the components of a and b; False when they share an agency (unless ``forced``) or a cannot-link
+        pair would end up in one component (already joined: True)."""
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
             return True
-        if self.constrained and self.agencies[root_a] & self.agencies[root_b]:
+        if self.constrained and not forced and self.agencies[root_a] & self.agencies[root_b]:
+            return False
+        if self.kept_apart(root_a, root_b):
             return False
         if len(self.agencies[root_a]) < len(self.agencies[root_b]):
             root_a, root_b = root_b, root_a
         self.parent[root_b] = root_a
         self.agencies[root_a] |= self.agencies.pop(root_b)
+        self.apart.setdefault(root_a, set()).update(self.apart.pop(root_b, ()))
         return True
 
 
@@ -62,14 +87,24 @@ def _keyed(nodes: pd.DataFrame, union: AgencyConstrainedUnion) -> pd.DataFrame:
     return nodes.assign(person_key=smallest.map(person_key))
 
 
-def cluster_nodes(nodes: pd.DataFrame, scores: pd.DataFrame,
-                  threshold: float = LINK_THRESHOLD) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Person keys of ``nodes`` (node_id, agency_id) and the edges refused for an agency conflict."""
-    union = AgencyConstrainedUnion(dict(zip(nodes["node_id"], nodes["agency_id"])))
+def cluster_nodes(nodes: pd.DataFrame, scores: pd.DataFrame, threshold: float = LINK_THRESHOLD,
+                  must_link: Iterable[tuple[str, str]] = (),
+                  cannot_link: Iterable[tuple[str, str]] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Person keys of ``nodes`` (node_id, agency_id) and the edges refused (``reason``: an agency conflict, or a
+    must-link against cannot-links), under the decided pairs (node_id pairs)."""
+    union = AgencyConstrainedUnion(dict(zip(nodes["node_id"], nodes["agency_id"])), cannot_link=cannot_link)
+    refused_decisions = [(a, b) for a, b in must_link
+                         if a in union.parent and b in union.parent and not union.union(a, b, forced=True)]
     links = scores[scores["match_probability"] >= threshold].sort_values(
         ["match_probability", "node_l", "node_r"], ascending=[False, True, True])
     accepted = [union.union(a, b) for a, b in zip(links["node_l"], links["node_r"])]
-    return _keyed(nodes, union), links[[not ok for ok in accepted]]
+    refused = links[~np.array(accepted, dtype=bool)].assign(reason=AGENCY_CONFLICT)
+    if refused_decisions:
+        scored = scores.set_index(["node_l", "node_r"])[["match_probability", "match_weight"]]
+        conflicts = pd.DataFrame([(min(a, b), max(a, b)) for a, b in refused_decisions], columns=["node_l", "node_r"])
+        conflicts = conflicts.join(scored, on=["node_l", "node_r"]).assign(reason=DECISION_CONFLICT)
+        refused = pd.concat([refused, conflicts], ignore_index=True)
+    return _keyed(nodes, union), refused
 
 
 def connected_components(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
@@ -81,12 +116,20 @@ def connected_components(nodes: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFra
 
 
 def review_pairs(scores: pd.DataFrame, keyed: pd.DataFrame, refused: pd.DataFrame,
-                 threshold: float = LINK_THRESHOLD) -> pd.DataFrame:
-    """Pairs a person should look at: middle-band pairs left apart, and refused strong links."""
+                 threshold: float = LINK_THRESHOLD, decided: Iterable[tuple[str, str]] = ()) -> pd.DataFrame:
+    """Pairs a person should look at: middle-band pairs left apart, and refused strong links (``refused`` with its
+    ``reason``); pairs already decided are not, unless their decision could not be applied."""
     key = dict(zip(keyed["node_id"], keyed["person_key"]))
     band = scores[(scores["match_probability"] >= SCORE_FLOOR) & (scores["match_probability"] < threshold)]
     band = band[band["node_l"].map(key) != band["node_r"].map(key)].assign(reason=UNCERTAIN)
-    pairs = pd.concat([band, refused.assign(reason=AGENCY_CONFLICT)], ignore_index=True)
+    settled = {frozenset(pair) for pair in decided}
+    if settled:
+        band = band[np.array([frozenset((a, b)) not in settled for a, b in zip(band["node_l"], band["node_r"])],
+                             dtype=bool)]
+        refused = refused[np.array([reason == DECISION_CONFLICT or frozenset((a, b)) not in settled
+                                    for a, b, reason in zip(refused["node_l"], refused["node_r"], refused["reason"])],
+                                   dtype=bool)]
+    pairs = pd.concat([band, refused], ignore_index=True)
     pairs["person_key_l"] = pairs["node_l"].map(key)
     pairs["person_key_r"] = pairs["node_r"].map(key)
     return pairs.sort_values(["match_probability", "node_l", "node_r"], ascending=[False, True, True],

@@ -27,6 +27,10 @@ Unlike the batch, records of the entering agency itself are candidates too: a ne
 When no model was saved (a landing too small to train on, where the batch links exact name, kana and birth
 date only), identification follows the batch's cold start: an existing child agrees on the folded kana or
 failing that the folded name, on the birth date, and on the sex (unknown agrees with any).
+
+The caseworkers' search (``kodomo.appdata.search``) scores its queries the same way (``scored_pairs``). A query
+may leave out the birth date, the sex, the name or the kana: what is left out is no evidence (Splink's null
+level), and a query without a birth date is blocked on the name alone (the folded full name or reading).
 """
 from __future__ import annotations
 
@@ -79,9 +83,9 @@ class Identification:
 class NewRecord:
     agency_id: str
     report_id: str
-    name: str
-    kana: str
-    birth_date: dt.date
+    name: str                          # "" when not known (a search by kana only)
+    kana: str                          # "" when not known
+    birth_date: dt.date | None         # None when not known (a search by name only)
     sex: str
     municipality_code: str | None
 
@@ -180,19 +184,36 @@ def load_model(model_path: Path, con: duckdb.DuckDBPyConnection) -> LinkageModel
     return _loaded[key]
 
 
+#: Comparison columns made from each field of a new record, emptied when the field is not known.
+_NAME_COLUMNS = ("surname", "given", "full_name")
+_KANA_COLUMNS = ("surname_kana", "given_kana", "full_kana", "surname_kana_ascii", "given_kana_ascii")
+_BIRTH_COLUMNS = ("birth_date", "birth_year", "birth_month", "birth_day_month_set")
+#: The blocks of a record without a birth date (every prediction blocking rule needs one).
+NAME_BLOCKS = (("full_name",), ("full_kana",))
+#: A stand-in birth date for the comparison columns of a record without one; emptied right after.
+_NO_BIRTH_DATE = dt.date(2000, 1, 1)
+
+
 def comparison_records(model: LinkageModel, records: list[NewRecord]) -> pd.DataFrame:
     """The new records as the batch's comparison columns, one row each (``left_id`` = position), with the
-    address municipality beside (the evidence ``address``)."""
+    address municipality beside (the evidence ``address``). Fields not known leave their columns empty."""
     variants = pd.DataFrame([{
         "agency_id": r.agency_id, "local_child_id": f"new:{r.report_id}", "child_name": r.name,
-        "address_municipality_code": r.municipality_code,
-        "child_kana": r.kana, "sex": r.sex, "birth_date": pd.Timestamp(r.birth_date),
-        "places": sorted({r.agency_id, *([r.municipality_code] if r.municipality_code else [])}), "move_keys": [],
+        "address_municipality_code": r.municipality_code, "child_kana": r.kana, "sex": r.sex,
+        "birth_date": pd.Timestamp(r.birth_date or _NO_BIRTH_DATE),
+        "places": sorted({r.agency_id, *([r.municipality_code] if r.municipality_code else [])} - {""}),
+        "move_keys": [],
     } for r in records])
     variants["prefecture_code"] = variants["agency_id"].map(model.prefectures)
     # with_comparison_columns merges on the names: the order is restored by position
     variants["left_id"] = range(len(variants))
-    return with_comparison_columns(variants, model.lexicon).sort_values("left_id", ignore_index=True)
+    left = with_comparison_columns(variants, model.lexicon).sort_values("left_id", ignore_index=True)
+    left["birth_year"] = left["birth_year"].astype("Int32")
+    for columns, unknown in ((_NAME_COLUMNS, [not r.name.strip() for r in records]),
+                             (_KANA_COLUMNS, [not r.kana.strip() for r in records]),
+                             (_BIRTH_COLUMNS, [r.birth_date is None for r in records])):
+        left.loc[unknown, list(columns)] = None
+    return left
 
 
 def _level_sql(comparison: _Comparison) -> str:
@@ -201,15 +222,24 @@ def _level_sql(comparison: _Comparison) -> str:
     return f'case {cases} else {len(comparison.levels) - 1} end as "gamma_{comparison.name}"'
 
 
+def _known(value) -> bool:
+    return not (value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)))
+
+
 def blocked_pairs(model: LinkageModel, left: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(row of ``left``, row of ``model.records``) of the pairs in a block of any prediction blocking rule."""
+    """(row of ``left``, row of ``model.records``) of the pairs in a block of any prediction blocking rule; a
+    record without a birth date, of the name blocks (``NAME_BLOCKS``)."""
     left_rows, record_rows = [], []
     for i, row in enumerate(left.to_dict("records")):
         found = set()
         for columns, index in model.blocks:
             key = tuple(row[c] for c in columns)
-            if not any(v is None or (isinstance(v, float) and math.isnan(v)) for v in key):
+            if all(_known(v) for v in key):
                 found.update(index.get(key, ()))
+        if not _known(row["birth_date"]):
+            for [column] in NAME_BLOCKS:
+                if _known(row[column]) and row[column]:
+                    found.update(np.flatnonzero(model.records[column].to_numpy() == row[column]))
         left_rows.extend([i] * len(found))
         record_rows.extend(sorted(found))
     return np.array(left_rows, dtype=int), np.array(record_rows, dtype=int)
@@ -265,7 +295,7 @@ def match_weights(model: LinkageModel, levels: pd.DataFrame) -> np.ndarray:
     return total
 
 
-def _probability(weight: np.ndarray) -> np.ndarray:
+def probability(weight: np.ndarray) -> np.ndarray:
     odds = np.exp2(np.asarray(weight, dtype=float))
     with np.errstate(invalid="ignore"):
         return np.where(np.isposinf(odds), 1.0, odds / (1.0 + odds))
@@ -277,18 +307,23 @@ def _agencies(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, tupl
     return {key: tuple(agencies) for key, agencies in rows}
 
 
-def _candidates(pairs: pd.DataFrame, count: int, holders: dict[str, tuple[str, ...]]) -> list[tuple[Candidate, ...]]:
-    """Per new record (``left_id`` < count): best pair per child, best child first (ties: more agreeing
-    fields, then the key)."""
+def best_pairs(pairs: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Per new record: its best pair with each child, best child first (ties: more agreeing fields, then the
+    key), at most ``limit`` children."""
     evidence = [f"same_{f}" for f in EVIDENCE_FIELDS]
     pairs = pairs.assign(agree_count=pairs[evidence].fillna(False).astype(bool).sum(axis=1))
-    best = (pairs.sort_values(["left_id", "match_weight", "agree_count", "person_key"],
+    return (pairs.sort_values(["left_id", "match_weight", "agree_count", "person_key"],
                               ascending=[True, False, False, True])
-            .drop_duplicates(["left_id", "person_key"]).groupby("left_id").head(MAX_CANDIDATES))
+            .drop_duplicates(["left_id", "person_key"]).groupby("left_id").head(limit))
+
+
+def _candidates(pairs: pd.DataFrame, count: int, holders: dict[str, tuple[str, ...]]) -> list[tuple[Candidate, ...]]:
+    """Per new record (``left_id`` < count): best pair per child, best child first."""
+    best = best_pairs(pairs, MAX_CANDIDATES)
     found: list[list[Candidate]] = [[] for _ in range(count)]
     for row in best.to_dict("records"):
         found[row["left_id"]].append(Candidate(
-            person_key=row["person_key"], probability=float(_probability(row["match_weight"])),
+            person_key=row["person_key"], probability=float(probability(row["match_weight"])),
             match_weight=float(row["match_weight"]), agencies=holders.get(row["person_key"], ()),
             agreeing=tuple(f for f in EVIDENCE_FIELDS if row[f"same_{f}"] is True),
             differing=tuple(f for f in EVIDENCE_FIELDS if row[f"same_{f}"] is False)))
@@ -318,21 +353,33 @@ def new_person_key(agency_id: str, report_id: str) -> str:
     return pseudonymous_key(f"{agency_id}{NODE_SEPARATOR}new:{report_id}")
 
 
+def scored_pairs(con: duckdb.DuckDBPyConnection, model: LinkageModel | None, records: list[NewRecord],
+                 floor: float = SCORE_FLOOR) -> pd.DataFrame | None:
+    """The candidate pairs of the new records (``left_id`` = position) of probability ``floor`` or more, with their
+    evidence, comparison levels and ``match_weight``; None when no record shares a block with any child. Without a
+    model, the cold start's exact pairs (a record without a birth date has none)."""
+    if model is None:
+        dated = [(i, r) for i, r in enumerate(records) if r.birth_date is not None]
+        if not dated:
+            return None
+        return pd.concat([_exact_rule(con, r).assign(left_id=i) for i, r in dated], ignore_index=True)
+    left = comparison_records(model, records)
+    left_rows, record_rows = blocked_pairs(model, left)
+    if len(left_rows) == 0:
+        return None
+    pairs = pair_levels(con, model, left, left_rows, record_rows)
+    pairs["match_weight"] = match_weights(model, pairs)
+    return pairs[probability(pairs["match_weight"]) >= floor]
+
+
 def identify_records(con: duckdb.DuckDBPyConnection, model: LinkageModel | None,
                      records: list[NewRecord]) -> list[Identification]:
     """Each new record's child: the best candidate at or above the link threshold, else a new child."""
     if not records:
         return []
-    if model is None:
-        pairs = pd.concat([_exact_rule(con, r).assign(left_id=i) for i, r in enumerate(records)], ignore_index=True)
-    else:
-        left = comparison_records(model, records)
-        left_rows, record_rows = blocked_pairs(model, left)
-        if len(left_rows) == 0:
-            return [Identification(new_person_key(r.agency_id, r.report_id), NEW, ()) for r in records]
-        pairs = pair_levels(con, model, left, left_rows, record_rows)
-        pairs["match_weight"] = match_weights(model, pairs)
-        pairs = pairs[_probability(pairs["match_weight"]) >= SCORE_FLOOR]
+    pairs = scored_pairs(con, model, records)
+    if pairs is None:
+        return [Identification(new_person_key(r.agency_id, r.report_id), NEW, ()) for r in records]
     found = []
     holders = model.holders if model is not None else _agencies(con, pairs["person_key"].unique().tolist())
     for record, candidates in zip(records, _candidates(pairs, len(records), holders)):

@@ -7,6 +7,9 @@ Tables written:
 - ``linkage.review_pairs`` — pairs of child records for a person to decide (no names).
 The trained Splink settings are saved as ``<artifacts>/model.json``. A landing too small to train on (a
 few hand-made rows) is linked on exact name, kana and birth date instead, and no model is saved.
+
+Supervisors' decisions on earlier review pairs (``kodomo.linkage.decisions``) are applied to the clustering of
+every run: "same child" joins the two records, "different children" keeps them apart, whatever the scores.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import pandas as pd
 
 from kodomo.csv_safe import safe_rows
 from kodomo.linkage.cluster import LINK_THRESHOLD, cluster_nodes, review_pairs
+from kodomo.linkage.decisions import decided_links
 from kodomo.linkage.model import (can_train, exact_pair_scores, node_pair_scores, register_records, save_model,
                                   train)
 from kodomo.linkage.records import existing_tables, read_person_variants, with_comparison_columns
@@ -50,9 +54,11 @@ def _node_columns(pairs: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
                   "match_weight", "reason", "person_key_l", "person_key_r"]]
 
 
-def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path,
-                  threshold: float = LINK_THRESHOLD) -> LinkageSummary:
-    """Train on the data itself, score, cluster, and replace the ``linkage`` tables."""
+def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path, threshold: float = LINK_THRESHOLD,
+                  decisions: pd.DataFrame | None = None) -> LinkageSummary:
+    """Train on the data itself, score, cluster under the supervisors' ``decisions`` (latest per pair:
+    ``agency_id_l, local_child_id_l, agency_id_r, local_child_id_r, outcome``), and replace the ``linkage``
+    tables."""
     records = with_comparison_columns(read_person_variants(con))
     nodes = records[["node_id", "agency_id", "local_child_id"]].drop_duplicates("node_id")
     model_path = Path(artifacts_dir) / MODEL_FILE
@@ -67,8 +73,9 @@ def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path,
         model_path.unlink(missing_ok=True)  # no stale model beside links it did not make
         model_path = None
         scores = exact_pair_scores(records)
-    keyed, refused = cluster_nodes(nodes, scores, threshold)
-    review = _node_columns(review_pairs(scores, keyed, refused, threshold), nodes)
+    must_link, cannot_link = decided_links(decisions)
+    keyed, refused = cluster_nodes(nodes, scores, threshold, must_link, cannot_link)
+    review = _node_columns(review_pairs(scores, keyed, refused, threshold, [*must_link, *cannot_link]), nodes)
 
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute("begin")

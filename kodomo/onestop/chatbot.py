@@ -44,6 +44,7 @@ class Answer:
     sources: list[str] = field(default_factory=list)
     score: float = 0.0             # similarity of the best knowledge-base question (0 for emergencies)
     entry: str | None = None       # id of the knowledge-base entry used
+    offers_navigator: bool = False  # an amount was asked: the answer points to the navigator
 
 
 @dataclass(frozen=True)
@@ -159,10 +160,11 @@ def ask(question: str, index: Index | None = None) -> Answer:
     entry = index.entries[best]
     programme = entry["programme"]
     answer = f"【{PROGRAMMES[programme]}】{entry['answer']}"
-    if any(w in compact(question) for w in index.amount_words):
+    amount_asked = any(w in compact(question) for w in index.amount_words)
+    if amount_asked:
         answer += index.navigator
     answer += f"（出典：{entry['source']}、{entry['reviewed']}確認）詳しい条件はお住まいの市区町村の窓口で確認してください。"
-    return Answer(programme, answer, [entry["source"]], score, entry["id"])
+    return Answer(programme, answer, [entry["source"]], score, entry["id"], amount_asked)
 
 
 def _question_of(line: str, number: int) -> str:

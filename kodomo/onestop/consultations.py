@@ -10,7 +10,10 @@ The code is ``CODE_LENGTH`` characters of ``CODE_ALPHABET`` (no 0/O, 1/I/L: type
 cannot be looked up, so finding the thread would mean verifying the code against every open consultation, while
 the keyed hash is looked up by its unique index and, the secret being kept outside the store, a copy of the store
 alone does not let anyone try codes offline. A code opens its thread for ``CODE_VALID_FOR`` after it is given; a
-wrong and an expired code get the same answer.
+wrong and an expired code get the same answer. Codes typed on the parents' page go through ``try_code``: the app
+knows no address of a parent (no sign-in, no IP kept), so wrong codes are counted per browser session and lock it
+for growing waits (``CODE_LOCKOUT``); what stops a guesser with many sessions is the code's 49 bits (about 2^49 /
+open consultations guesses per hit), and every wrong code is an audit row, for a run of them to be seen.
 
 Staff reads and writes are refused to other roles and other municipalities (``AccessDenied``) and write their
 audit row first, in the same transaction. ``MessageChannel`` is the seam for channels other than the app (e.g. a
@@ -29,11 +32,11 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from kodomo.appdata.access import AccessDenied, require_role
-from kodomo.appdata.accounts import Account
+from kodomo.appdata.accounts import Account, LockoutPolicy
 from kodomo.onestop.catalogue import PROGRAMMES
 from kodomo.operational import (ACTION, CLOSED, CONSULTATION_DEPARTMENTS, CONTACT_PREFERENCES, DEPARTMENT,
                                 FAMILY_SUPPORT, MESSAGE, OPEN, PARENT, AccessEntry, AuditedTransaction, audited,
-                                consultation_departments, consultation_messages, consultations)
+                                consultation_departments, consultation_messages, consultations, log_access)
 from kodomo.settings import Settings
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -42,7 +45,11 @@ CODE_VALID_FOR = dt.timedelta(days=30)  # long enough for the departments to ans
 OPEN_CONSULTATION, VIEW_CONSULTATION_INBOX = "open_consultation", "view_consultation_inbox"
 VIEW_CONSULTATION, REPLY_CONSULTATION, RECORD_CONSULTATION_ACTION = ("view_consultation", "reply_consultation",
                                                                      "record_consultation_action")
+VIEW_CONSULTATION_BY_CODE, PARENT_REPLY = "view_consultation_by_code", "parent_reply_consultation"
+WRONG_CODE, CODE_LOCKED = "wrong_consultation_code", "consultation_code_locked"
 DEPARTMENTS = CONSULTATION_DEPARTMENTS
+# Three wrong codes in a row are typing; from the third, the session waits 30 s, then twice as long each time.
+CODE_LOCKOUT = LockoutPolicy(free_attempts=3, first_lock=dt.timedelta(seconds=30), longest_lock=dt.timedelta(hours=1))
 
 
 class ConsultationError(ValueError):
@@ -141,10 +148,51 @@ def _known(values: Iterable[str], known, what: str) -> tuple[str, ...]:
 
 
 def thread_for_code(engine: Engine, settings: Settings, code: str) -> Consultation:
-    """The consultation the code opens, with its messages (not the desk's internal actions)."""
+    """The consultation the code opens, with its messages (not the desk's internal actions). Audited first."""
     with audited(engine) as transaction:
         row = _by_code(transaction, settings, code)
+        transaction.log(AccessEntry(PARENT, PARENT, VIEW_CONSULTATION_BY_CODE, row.agency_id, detail=_about(row.id)))
         return _consultation(transaction.con, row, kinds=(MESSAGE,))
+
+
+@dataclass(frozen=True)
+class CodeAttempts:
+    """One browser session's wrong codes in a row, and until when it may not try another."""
+    failures: int = 0
+    locked_until: dt.datetime | None = None
+
+    def locked_for(self, now: dt.datetime) -> dt.timedelta:
+        return max(self.locked_until - now, dt.timedelta(0)) if self.locked_until else dt.timedelta(0)
+
+
+@dataclass(frozen=True)
+class CodeOutcome:
+    consultation: Consultation | None  # the thread, when the code opened it
+    attempts: CodeAttempts  # the session's count after this try, to keep for the next
+    retry_after: dt.timedelta | None  # the session is locked for this long (None: it may try again now)
+
+
+def try_code(engine: Engine, settings: Settings, code: str, attempts: CodeAttempts, now: dt.datetime,
+             policy: LockoutPolicy = CODE_LOCKOUT) -> CodeOutcome:
+    """A code typed by a parent, against the session's wrong codes so far: while locked nothing is looked up; a
+    wrong or expired code counts one more (locking the session from ``policy.free_attempts`` on); the right one
+    clears the count. Every wrong code and every try while locked is an audit row."""
+    locked_for = attempts.locked_for(now)
+    if locked_for:
+        log_access(engine, AccessEntry(PARENT, PARENT, CODE_LOCKED, detail=f"locked for {_seconds(locked_for)} s"))
+        return CodeOutcome(None, attempts, locked_for)
+    try:
+        return CodeOutcome(thread_for_code(engine, settings, code), CodeAttempts(), None)
+    except CodeNotValid:
+        failures = attempts.failures + 1
+        lock = policy.lock_after(failures)
+        log_access(engine, AccessEntry(PARENT, PARENT, WRONG_CODE, detail=f"{failures} in a row in one session"
+                                       + (f", locked for {_seconds(lock)} s" if lock else "")))
+        return CodeOutcome(None, CodeAttempts(failures, now + lock if lock else None), lock or None)
+
+
+def _seconds(span: dt.timedelta) -> int:
+    return -int(-span.total_seconds() // 1)
 
 
 def parent_reply(engine: Engine, settings: Settings, code: str, text: str) -> None:
@@ -155,6 +203,7 @@ def parent_reply(engine: Engine, settings: Settings, code: str, text: str) -> No
         row = _by_code(transaction, settings, code)
         if row.status != OPEN:
             raise ConsultationError(f"consultation {row.id} is closed: contact the desk")
+        transaction.log(AccessEntry(PARENT, PARENT, PARENT_REPLY, row.agency_id, detail=_about(row.id)))
         transaction.con.execute(insert(consultation_messages).values(
             consultation_id=row.id, at=transaction.now, sender=PARENT, kind=MESSAGE, text=text.strip()))
 

@@ -413,3 +413,12 @@ def navigate_file(path: str | Path) -> dict:
     except json.JSONDecodeError as error:
         raise HouseholdError(f"{path}: not JSON ({error.msg} at line {error.lineno})") from None
     return navigate(household)
+
+
+def rules_in_force(as_of: dt.date) -> dict:
+    """For the answer's reader: the rules version used for ``as_of``, its effective dates, and whether its
+    figures are confirmed for that month by an official source."""
+    month = as_of.replace(day=1)
+    rules = rules_for(month)
+    return {"version": rules["version"], "effective_from": rules["effective_from"],
+            "effective_until": rules["effective_until"], "confirmed": is_confirmed(rules, month)}

@@ -13,6 +13,7 @@ import dagster as dg
 from kodomo.contracts import person_feeds
 from kodomo.linkage import link_children
 from kodomo.linkage.cluster import LINK_THRESHOLD
+from kodomo.linkage.decisions import DECISIONS_FILE, read_run_decisions
 from kodomo.linkage.model import SCORE_FLOOR
 from kodomo.linkage.records import existing_tables
 from orchestration.defs.resources import KodomoHome, Warehouse
@@ -46,7 +47,9 @@ UPSTREAM = [dg.AssetKey(["valid", "agencies"]), *(dg.AssetKey(["valid", feed]) f
 def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, home: KodomoHome):
     progress_log.info("linkage: linking the child records of every agency")
     with warehouse.connect() as con:
-        summary = link_children(con, Path(home.build) / "linkage")  # published with the warehouse
+        # the model is published with the warehouse; the supervisors' decisions were written for this run
+        decisions = read_run_decisions(Path(home.build) / "linkage" / DECISIONS_FILE)
+        summary = link_children(con, Path(home.build) / "linkage", decisions=decisions)
         missing, duplicated = coverage_gaps(con)
     message = (f"linkage: {summary.child_records} child records ({summary.records} variants) linked into "
                f"{summary.children} children; {summary.review_pairs} pairs for review")

@@ -1,4 +1,4 @@
-"""The risk model as Dagster assets: labels, the trained and registered model, promotion, scores.
+"""The risk model as Dagster assets: labels, the trained and registered model, promotion, scores, drift.
 
 The features are the dbt marts ``marts.intake_features`` and ``marts.intake_features_within_agency`` (assets of
 the conform group, keyed ``[schema, model]`` by the dbt translator); the labels read the dbt layer's report
@@ -25,6 +25,7 @@ LABELS = dg.AssetKey(["ml", "labels"])
 MODEL = dg.AssetKey(["ml", "child_risk_model"])
 PROMOTION = dg.AssetKey(["ml", "promotion"])
 SCORES = dg.AssetKey(["ml", "intake_scores"])
+DRIFT = dg.AssetKey(["ml", "model_drift"])
 
 
 # ``ml.lifecycle`` is imported inside each asset: it pulls in MLflow, LightGBM and scikit-learn, which
@@ -104,4 +105,19 @@ def ml_intake_scores(context: dg.AssetExecutionContext, warehouse: Warehouse,
     return dg.MaterializeResult(metadata={"champion": version or "none", "scored": rows})
 
 
-ml_assets = [ml_labels, ml_child_risk_model, ml_promotion, ml_intake_scores]
+@dg.asset(key=DRIFT, group_name=GROUP, deps=[PROMOTION, LABELS, FEATURES],
+          description="The champion's drift per closed outcome window against its training window, with the "
+                      "calibration alert of ml.drift (ml.model_drift).")
+def ml_model_drift(context: dg.AssetExecutionContext, warehouse: Warehouse, home: KodomoHome) -> dg.MaterializeResult:
+    from ml.lifecycle import write_model_drift
+
+    with warehouse.connect() as con:
+        version, drift = write_model_drift(con, _settings(home))
+    alerts = drift.loc[drift["alert"].astype(bool), "window"].tolist()
+    if alerts:
+        _say(context, f"model drift: calibration of champion {version} drifted beyond the bound in {', '.join(alerts)}")
+    return dg.MaterializeResult(metadata={"champion": version or "none", "windows": len(drift),
+                                          "alerts": ", ".join(alerts) or "none"})
+
+
+ml_assets = [ml_labels, ml_child_risk_model, ml_promotion, ml_intake_scores, ml_model_drift]
