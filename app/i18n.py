@@ -755,6 +755,11 @@ _MODEL_PAGE = {
     "model.override_needs_reason": ("理由が未記入です。ゲートの判定を覆すには理由が必要です。", "No reason given: overriding the gate needs a written reason."),
     "model.override_failed": ("昇格できませんでした：{reason}", "Could not promote: {reason}"),
     "model.override_done": ("v{version} を現行モデルにしました。理由は監査ログに記録されました。スコアは次回のパイプライン実行から新しいモデルで計算されます。", "v{version} is now the champion; the reason is in the audit log. Scores come from the new model from the next pipeline run."),
+    "model.recalibration": ("再較正", "Recalibration"),
+    "model.recalibration_help": ("現行モデルの判定木はそのままに、学習後に結果が確定した最新の期間で確率の較正だけをやり直します。期間を受理日で前後に分け、前半で較正し、後半で現行モデルと同じ昇格判定（ゲート）にかけます。合格した場合のみ現行モデルになります。", "Keeps the champion's trees and refits only its probability calibration on the latest window whose outcomes closed after training. The window is split by date of receipt: the calibration is fitted on the earlier part, and the promotion gate judges it against the champion on the later part. It becomes champion only if the gate passes."),
+    "model.recalibrate": ("再較正を実行", "Recalibrate the champion"),
+    "model.recalibrate_failed": ("再較正できませんでした：{reason}", "Could not recalibrate: {reason}"),
+    "model.recalibrated": ("v{source} を期間 {window} で再較正し、v{version} として登録しました（較正 {fitting} 件、判定 {test} 件）。昇格判定：{decision}", "Recalibrated v{source} on the window {window} and registered it as v{version} ({fitting} intakes to calibrate, {test} to judge). Promotion decision: {decision}"),
     "model.overridden": ("ゲートの判定を覆して昇格（{user}）：{reason}", "Promoted over the gate by {user}: {reason}"),
 }
 

@@ -122,6 +122,12 @@ configuration by validation AUC), boosted from a history margin: a logistic term
 history count, so that a longer history than any seen in training keeps raising the risk (trees alone are flat
 beyond their last split). {CALIBRATION} calibration on the validation slice. Review threshold: probability
 ≥ {report.model.review_threshold:.3f} (the top {REVIEW_FRACTION:.0%} of the calibration slice).
+When drift is found, this version can be <em>recalibrated</em> (<code>ml.recalibration</code>, from the model
+page): its trees and margin kept, only the calibrator and review threshold refitted on the earlier part of the
+intakes whose outcome window closed since its test slice began, and the result registered as a new version (tagged
+<code>recalibration.of</code> and <code>recalibration.window</code>). That version is judged by the same promotion
+gate against this one on the later part of that window, which neither was fitted on, and becomes champion only if
+it passes (or by the audited override).
 Baselines: the urgency assessment sheet's rule (一時保護決定に向けてのアセスメントシート) and logistic regression
 (C = {report.logistic_c}).</p>
 

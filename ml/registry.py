@@ -29,8 +29,9 @@ from mlflow.types.schema import ColSpec, DataType, Schema
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from kodomo.settings import Settings
-from ml.features import feature_groups
+from ml.features import design_matrix, feature_groups
 from ml.margin import HistoryMargin
+from ml.evaluate import Estimate
 from ml.model import BaselineModel, RiskModel, model_input_columns
 from ml.model_card import render_model_card
 from ml.pipeline import CALIBRATION, SCORES, TrainingReport
@@ -55,6 +56,8 @@ BASELINE_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}"]
 # run: ``load_version`` still assembles those.
 MARGIN_ARTIFACT = "history_margin.json"
 CALIBRATOR_TAG = "calibrator_uri"
+# A version that is another's booster with a calibrator refitted on a later window (``ml.recalibration``).
+RECALIBRATION_OF_TAG, RECALIBRATION_WINDOW_TAG = "recalibration.of", "recalibration.window"
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -205,6 +208,45 @@ def log_training_run(report: TrainingReport, settings: Settings) -> RegisteredRu
         _log_figures(report, folder)
         version = str(info.registered_model_version)
         mlflow.log_text(render_model_card(report, version, run.info.run_id), "model_card.html")
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    return RegisteredRun(run.info.run_id, version)
+
+
+def log_recalibration_run(model: RiskModel, source: ModelVersion, window: str, params: dict[str, str | int | float],
+                          metrics: dict[str, dict[str, Estimate]], test: pd.DataFrame, subgroups: pd.DataFrame,
+                          settings: Settings) -> RegisteredRun:
+    """Register ``model`` (``source``'s booster and margin, a new calibrator) as the challenger, in a run of its own.
+
+    The run keeps the source run's parameters (the booster's training) with ``params`` over them (the new test
+    boundary, the recalibration window), its test-part ``metrics``, subgroup table and calibration plot, and the
+    source run's baseline and feature list (the gate's fairness reference); run and version are tagged with the
+    source version and the window."""
+    client = connect(settings)
+    source_run = client.get_run(source.run_id)
+    example = test[model_input_columns()].head(5).reset_index(drop=True)
+    whole = ChildRiskModel(model)
+    tags = {RECALIBRATION_OF_TAG: str(source.version), RECALIBRATION_WINDOW_TAG: window}
+    flat = {f"test_{score}_{name}{suffix}": value for score, estimates in metrics.items()
+            for name, e in estimates.items() for suffix, value in (("", e.value), ("_low", e.low), ("_high", e.high))}
+    with mlflow.start_run(experiment_id=experiment_id(client, settings)) as run, \
+            tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tags({"data": "synthetic", "model": MODEL_NAME, **tags,
+                         "baseline_uri": source_run.data.tags["baseline_uri"]})
+        mlflow.log_params({**source_run.data.params, **params, "review_threshold": model.review_threshold})
+        mlflow.log_metrics({**flat, "review_threshold": model.review_threshold})
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=whole, registered_model_name=MODEL_NAME,
+            signature=model_signature(example, whole.predict(None, example)), input_example=example,
+            pip_requirements=MODEL_REQUIREMENTS)
+        mlflow.log_dict(mlflow.artifacts.load_dict(f"runs:/{source.run_id}/feature_list.json"), "feature_list.json")
+        mlflow.log_text(subgroups.to_csv(index=False), "tables/subgroups.csv")
+        probability = model.predict_proba(design_matrix(test))[:, 1]
+        plot = calibration_plot(test["outcome"].to_numpy(), probability, metrics["lightgbm"]["ece"].value,
+                                Path(tmp) / "calibration.png")
+        mlflow.log_artifact(str(plot), artifact_path="plots")
+    version = str(info.registered_model_version)
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
     client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
     return RegisteredRun(run.info.run_id, version)
 

@@ -1,8 +1,8 @@
 """Data scientist: the champion and the challenger of the risk model, their test metrics, promotion, model card;
-retraining (a Dagster run followed here) and the override of the promotion gate.
+retraining (a Dagster run followed here), recalibration of the champion and the override of the promotion gate.
 
-Viewing is about models, not children, and is not audit-logged; a retraining request and an override are (their
-data layer checks the role and writes the audit row).
+Viewing is about models, not children, and is not audit-logged; a retraining or recalibration request and an
+override are (their data layer checks the role and writes the audit row).
 """
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from app.model_info import (VersionInfo, calibration_plot, comparisons_table, dr
 from app.services import operational_store
 from kodomo.appdata.access import AccessDenied
 from kodomo.appdata.accounts import Account
+from kodomo.appdata.warehouse import WarehouseUnavailable
 from kodomo.settings import Settings, get_settings
 from ml.drift import CALIBRATION_BOUND
 from ml.lifecycle import override_promotion
+from ml.recalibration import request_recalibration
 from ml.registry import CHALLENGER, CHAMPION, REJECTED, connect
 from orchestration.defs.ml.retraining import RetrainingProgress, request_retraining, retraining_progress
 from orchestration.lifecycle import RunRefused
@@ -116,7 +118,8 @@ def show_override(info: VersionInfo, lang: str, user: Account, settings: Setting
     st.rerun()
 
 
-def show_retraining(lang: str, user: Account, settings: Settings) -> None:
+def show_retraining(lang: str, user: Account, settings: Settings) -> bool:
+    """The retraining button and the requested run's progress; whether that run is still going."""
     st.header(t("model.retraining", lang))
     st.caption(t("model.retraining_help", lang))
     run_id = session.value(RETRAINING_RUN)
@@ -126,19 +129,41 @@ def show_retraining(lang: str, user: Account, settings: Settings) -> None:
             run_id = request_retraining(operational_store(settings), user, settings)
         except AccessDenied:
             st.error(t("model.denied", lang))
-            return
+            return False
         except RunRefused as exc:
             st.error(t("model.retrain_refused", lang, reason=str(exc)))
-            return
+            return False
         session.put(RETRAINING_RUN, run_id)
     if run_id is None:
-        return
+        return False
     progress = retraining_progress(settings, run_id)
     if progress.finished:
         show_progress(progress, lang)
     else:
         # Redrawn on its own every few seconds while the run works; the rest of the page is not.
         st.fragment(follow_progress, run_every=POLL_SECONDS)(settings, run_id, lang)
+    return not progress.finished
+
+
+def show_recalibration(lang: str, user: Account, settings: Settings, retraining: bool) -> None:
+    """The button that recalibrates the champion on its latest closed window, and the gate's verdict on it."""
+    st.header(t("model.recalibration", lang))
+    st.caption(t("model.recalibration_help", lang))
+    if not st.button(t("model.recalibrate", lang), key="model.recalibrate", disabled=retraining):
+        return
+    try:
+        result = request_recalibration(operational_store(settings), user, settings)
+    except AccessDenied:
+        st.error(t("model.denied", lang))
+        return
+    except (ValueError, WarehouseUnavailable) as exc:
+        st.error(t("model.recalibrate_failed", lang, reason=str(exc)))
+        return
+    decision = t("promoted" if result.decision.promote else "rejected", lang)
+    said = t("model.recalibrated", lang, version=result.registered.version, source=result.source_version,
+             window=str(result.window), fitting=result.fitting_intakes, test=result.test_intakes, decision=decision)
+    reasons = "\n".join(f"- {_reason(reason, lang)}" for reason in result.decision.reasons)
+    (st.success if result.decision.promote else st.warning)(f"{said}\n\n{reasons}")
 
 
 def follow_progress(settings: Settings, run_id: str, lang: str) -> None:
@@ -170,7 +195,9 @@ def render() -> None:
     if session.value(OVERRIDE_DONE) is not None:
         st.success(t("model.override_done", lang, version=session.value(OVERRIDE_DONE)))
         session.put(OVERRIDE_DONE, None)
-    show_retraining(lang, user, settings)
+    retraining = show_retraining(lang, user, settings)
+    # Before the registry is read below: a recalibration's new challenger and its verdict show at once.
+    show_recalibration(lang, user, settings, retraining)
     client = connect(settings)
     champion, challenger = version_info(client, CHAMPION), version_info(client, CHALLENGER)
     if champion is None and challenger is None:
