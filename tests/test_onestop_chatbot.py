@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -124,3 +126,20 @@ def test_every_programme_needs_cue_words():
     del kb["cues"]["yoikuhi"]
     with pytest.raises(ValueError, match=r"^knowledge base cues: programmes \['yoikuhi'\] missing"):
         build_index(kb, emergency)
+
+
+# The bodies that are not a government site but speak for one: the centre the Children and Families Agency
+# commissions for child support, the national suicide-prevention line, prefectural and municipal portals.
+COMMISSIONED_SOURCES = {"youikuhi-soudan.jp", "www.inochinodenwa.org", "hitorioyanavi-toyama.jp", "mykoho.jp",
+                        "www.shinhidaka-hokkaido.jp"}
+OFFICIAL_HOST = re.compile(r"(.+\.(go|lg)\.jp|www\.(city|town|village|pref)\.[a-z]+(\.[a-z]+)?\.jp)")
+
+
+def test_every_source_a_parent_is_shown_is_an_official_page():
+    """Never a blog, and never a search engine's cached copy of an official page."""
+    rules = Path(__file__).resolve().parents[1] / "kodomo" / "onestop" / "rules"
+    texts = [(rules / f).read_text(encoding="utf-8") for f in sorted(p.name for p in rules.glob("*.yml"))]
+    texts.append(yaml.safe_dump(load_knowledge("kb"), allow_unicode=True))
+    hosts = {urlparse(url).hostname for text in texts for url in re.findall(r"https?://[^\s'\"),]+", text)}
+    assert hosts
+    assert {h for h in hosts if not OFFICIAL_HOST.fullmatch(h) and h not in COMMISSIONED_SOURCES} == set()
