@@ -24,7 +24,7 @@ if missing:
     st.error(t("no_secret", lang, reason=missing))
     st.stop()
 if current.warehouse_path.exists():
-    champion(current)  # loaded once per server, with a message, before anyone waits for a page
+    champion(current)  # loaded once per version, with a message, before anyone waits for a page
 
 user = session.user()
 if user is None:

@@ -11,7 +11,7 @@ from kodomo import operational
 from kodomo.appdata.access import Agency, load_agencies
 from kodomo.appdata.warehouse import read_only
 from kodomo.settings import Settings
-from ml.live_scoring import Champion, load_champion
+from ml.live_scoring import Champion, champion_version, load_champion
 from ml.model import RiskModel
 from ml.registry import MODEL_NAME, connect, load_version, tracking_uri
 
@@ -28,13 +28,14 @@ def operational_store(current: Settings) -> Engine:
 
 # Loading a model from MLflow takes seconds: once per server, with a message, before the first page is drawn.
 @st.cache_resource(show_spinner="予測モデルを読み込んでいます（初回のみ、数秒かかります）… / Loading the prediction model…")
-def _champion(uri: str, _settings: Settings) -> Champion | None:
-    return load_champion(_settings)
+def _champion(uri: str, version: str | None, _settings: Settings) -> Champion | None:
+    return None if version is None else load_champion(_settings, version)
 
 
 def champion(current: Settings) -> Champion | None:
-    """Today's champion (None when no model has been promoted); the registry is read once per server."""
-    return _champion(tracking_uri(current), current)
+    """Today's champion (None when no model has been promoted): loaded once per version, so a run or an override
+    that promotes another version is followed on the next page, without a restart."""
+    return _champion(tracking_uri(current), champion_version(current), current)
 
 
 @st.cache_resource(show_spinner="予測モデルを読み込んでいます… / Loading the prediction model…")

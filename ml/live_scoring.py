@@ -68,12 +68,23 @@ class Champion:
         return self.model.interval(probability)
 
 
-def load_champion(settings: Settings) -> Champion | None:
-    """The registry's champion with its base rate, or None when no model has been promoted."""
-    from ml.registry import CHAMPION, connect, load_version, version_by_alias  # MLflow: imported when scoring
+def champion_version(settings: Settings) -> str | None:
+    """The version the champion alias points at now (a few milliseconds): what a long-lived process compares to
+    the champion it holds, so that a run promoting another version is followed without a restart."""
+    from ml.registry import CHAMPION, connect, version_by_alias  # MLflow: imported when scoring
+
+    found = version_by_alias(connect(settings), CHAMPION)
+    return None if found is None else str(found.version)
+
+
+def load_champion(settings: Settings, version: str | None = None) -> Champion | None:
+    """The registry's champion (or the given version of it) with its base rate; None when no model has been
+    promoted."""
+    from ml.registry import CHAMPION, MODEL_NAME, connect, load_version, version_by_alias
 
     client = connect(settings)
-    version = version_by_alias(client, CHAMPION)
+    version = (version_by_alias(client, CHAMPION) if version is None
+               else client.get_model_version(MODEL_NAME, version))
     if version is None:
         return None
     params = client.get_run(version.run_id).data.params

@@ -189,3 +189,22 @@ def test_a_loaded_champion_keeps_its_interval(platform):
     champion = load_champion(get_settings())
     low, high = champion.interval(0.2)
     assert 0 <= low < 0.2 < high <= 1
+
+
+def test_the_app_follows_the_champion_alias_without_a_restart(monkeypatch, tmp_path):
+    """The app keeps one loaded model per version: when a run (or an override) moves the alias, the next page
+    scores with the new champion; while it stays, nothing is loaded again."""
+    from app import services
+    from kodomo.settings import get_settings
+
+    monkeypatch.setenv("KODOMO_HOME", str(tmp_path))
+    aliases = iter(["1", "1", "2", None])
+    loaded = []
+    monkeypatch.setattr(services, "champion_version", lambda settings: next(aliases))
+    monkeypatch.setattr(services, "load_champion",
+                        lambda settings, version: loaded.append(version) or f"model {version}")
+    services._champion.clear()
+    settings = get_settings()
+    assert [services.champion(settings) for _ in range(4)] == ["model 1", "model 1", "model 2", None]
+    assert loaded == ["1", "2"]
+    services._champion.clear()
