@@ -5,8 +5,9 @@ import streamlit as st
 from app import session
 from app.i18n import LANGUAGES, t
 from app.navigation import PARENT_PAGES, pages_for
-from app.services import champion, missing_secret
+from app.services import champion, missing_secret, operational_store
 from app.views import onestop_parents
+from kodomo.appdata.accounts import record_sign_out
 from kodomo.settings import get_settings
 
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
@@ -39,6 +40,7 @@ if user is None:
 
 st.sidebar.markdown(t("signed_in_as", lang, name=user.display_name, role=t(f"role.{user.role}", lang)))
 if st.sidebar.button(t("sign_out", lang), key="sign_out"):
+    record_sign_out(operational_store(current), user)
     session.sign_out()
     if current.auth_mode == "oidc":
         st.logout()

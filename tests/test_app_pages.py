@@ -160,6 +160,8 @@ def test_sign_in_with_the_right_password_opens_the_roles_menu_and_sign_out_ends_
     assert not at.exception and at.title[0].value == t("nav.queue")
     at.sidebar.button(key="sign_out").click().run()
     assert at.title[0].value == t("sign_in_title") and "signed_in" not in at.session_state
+    own = [(r["action"], r["role"]) for r in _audit(world) if r["user_id"] == demo.account.user_id]
+    assert own[-2:] == [("sign_in", "caseworker"), ("sign_out", "caseworker")]
 
 
 def test_an_idle_session_expires(world):

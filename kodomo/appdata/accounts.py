@@ -33,7 +33,7 @@ from kodomo.operational import (ADMIN, CASEWORKER, DATA_SCIENTIST, FAMILY_SUPPOR
                                 audited)
 from kodomo.settings import Settings
 
-SIGN_IN, SIGN_IN_FAILED, SIGN_IN_LOCKED = "sign_in", "sign_in_failed", "sign_in_locked"
+SIGN_IN, SIGN_IN_FAILED, SIGN_IN_LOCKED, SIGN_OUT = "sign_in", "sign_in_failed", "sign_in_locked", "sign_out"
 CREATE_ACCOUNT, SET_PASSWORD, DEACTIVATE_ACCOUNT = "create_account", "set_password", "deactivate_account"
 NO_ACCOUNT = "no_account"  # the role recorded for a sign-in attempt with an unknown user ID
 MIN_PASSWORD_LENGTH = 12
@@ -177,6 +177,13 @@ def _ceil_seconds(span: dt.timedelta) -> int:
 
 
 # --- sessions
+
+def record_sign_out(engine: Engine, user: Account) -> None:
+    """The end of a session the user ended, as a row of the audit chain (a session that expired shows as the
+    absence of activity after its last row)."""
+    with audited(engine) as transaction:
+        transaction.log(AccessEntry(user.user_id, user.role, SIGN_OUT, user.agency_id))
+
 
 IDLE_LIMIT = dt.timedelta(minutes=15)
 
