@@ -10,7 +10,9 @@ Two append-only tables, the accounts and the app's own records:
 - ``app_intakes`` and ``decision_reviews``: intakes entered in the app and decisions that go to a supervisor
   (``kodomo.intake_entries``), changed only through audited functions;
 - ``linkage_decisions``: a supervisor's decision that two child records are, or are not, one child
-  (``kodomo.linkage.decisions``), append-only (a changed decision is a new row), applied by every later run.
+  (``kodomo.linkage.decisions``), append-only (a changed decision is a new row), applied by every later run;
+- ``case_records`` and their versions, ``notices`` with their recipients, acknowledgements of the ``alerts``
+  feed's notices, ``notifications`` and who read them (``kodomo.sharing``): the records shared across agencies.
 
 The back end is chosen by configuration (``kodomo.settings``): SQLite at ``$KODOMO_HOME/operational.db``
 locally, PostgreSQL at ``KODOMO_POSTGRES_URL`` with ``KODOMO_ENV=production``. The MHLW security guideline asks
@@ -298,9 +300,114 @@ linkage_decisions = Table(
 Index("linkage_decisions_pair", linkage_decisions.c.agency_id_l, linkage_decisions.c.local_child_id_l,
       linkage_decisions.c.agency_id_r, linkage_decisions.c.local_child_id_r, linkage_decisions.c.id)
 
+# Shared records across agencies (kodomo/sharing/): each agency's case record (児童記録票) of a child it works
+# with, and every saved version of it; notices (moved / missing / found) sent from a child's record to the agencies
+# concerned, each receiver's acknowledgement, and acknowledgements of the notices that arrive through the ``alerts``
+# feed; change notifications to the agencies holding a shared child, and who has read them. A child is named by
+# its person key and by one of its records (the anchor: agency_id, local_child_id), which outlives a run's keys.
+PLAN_STATUSES = ("open", "closed")
+case_records = Table(
+    "case_records", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the agency that keeps it
+    Column("person_key", String(64), nullable=False),
+    Column("anchor_agency_id", String(16)),
+    Column("anchor_local_child_id", String(64)),
+    Column("version", Integer, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("address_municipality_code", String(6), nullable=False),
+    Column("institutions", Text, nullable=False),  # JSON list: {"kind", "name", "contact"}
+    Column("household", Text, nullable=False),
+    Column("situation", Text, nullable=False),
+    Column("support_plan", Text, nullable=False),
+    Column("plan_status", String(16), nullable=False),
+    Column("worker_id", String(64), nullable=False),  # the worker in charge
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("version >= 1", name="case_record_version"),
+    CheckConstraint(f"plan_status in ({', '.join(repr(s) for s in PLAN_STATUSES)})", name="plan_status"),
+    UniqueConstraint("agency_id", "person_key", name="one_case_record_per_agency"),
+)
+case_record_versions = Table(
+    "case_record_versions", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("case_record_id", _ID, ForeignKey("case_records.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("saved_by", String(64), nullable=False),
+    Column("content", Text, nullable=False),  # JSON of the record's content as saved
+    UniqueConstraint("case_record_id", "version", name="case_record_version_once"),
+)
+NOTICE_KINDS = ("moved", "missing", "found")
+notices = Table(
+    "notices", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("anchor_agency_id", String(16)),
+    Column("anchor_local_child_id", String(64)),
+    Column("from_agency_id", String(16), nullable=False),
+    Column("sent_by", String(64), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("destination_municipality_code", String(6)),  # a moved notice's destination
+    Column("closes_notice_id", _ID, ForeignKey("notices.id")),  # the missing notice a found notice closes
+    Column("essentials", Text, nullable=False),  # JSON: what the receiver needs to act without asking
+    Column("summary", Text, nullable=False),
+    CheckConstraint(f"kind in ({', '.join(repr(k) for k in NOTICE_KINDS)})", name="notice_kind"),
+    CheckConstraint("kind <> 'moved' or destination_municipality_code is not null", name="moved_has_destination"),
+    CheckConstraint("(kind = 'found') = (closes_notice_id is not null)", name="found_closes_missing"),
+)
+Index("notices_child", notices.c.person_key, notices.c.id)
+notice_recipients = Table(
+    "notice_recipients", metadata,
+    Column("notice_id", _ID, ForeignKey("notices.id"), primary_key=True),
+    Column("agency_id", String(16), primary_key=True),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(64)),
+    CheckConstraint("(acknowledged_at is null) = (acknowledged_by is null)", name="acknowledged_by_someone"),
+)
+Index("notice_recipients_agency", notice_recipients.c.agency_id, notice_recipients.c.acknowledged_at)
+feed_notice_acks = Table(
+    "feed_notice_acks", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the receiving agency
+    Column("source_agency_id", String(16), nullable=False),  # the alerts feed row's key
+    Column("alert_id", String(64), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_by", String(64), nullable=False),
+    UniqueConstraint("agency_id", "source_agency_id", "alert_id", name="feed_notice_acknowledged_once"),
+)
+CHANGES = ("report", "assessment", "decision", "substantiation", "protection", "severe_harm", "safety", "move",
+           "notice", "checkup", "immunization", "case_record")
+notifications = Table(
+    "notifications", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("agency_id", String(16), nullable=False),  # the agency told
+    Column("person_key", String(64), nullable=False),
+    Column("change", String(32), nullable=False),
+    Column("source_agency_id", String(16), nullable=False),  # where the change happened
+    Column("event_key", String(255), nullable=False),  # what changed, so that a change is told once
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text),
+    CheckConstraint(f"change in ({', '.join(repr(c) for c in CHANGES)})", name="notification_change"),
+    UniqueConstraint("agency_id", "event_key", name="notified_once"),
+)
+Index("notifications_agency", notifications.c.agency_id, notifications.c.id)
+notification_reads = Table(
+    "notification_reads", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("notification_id", _ID, ForeignKey("notifications.id"), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("notification_id", "user_id", name="read_once"),
+)
+
 # Each append-only table and its database-set time.
 _STAMPED = {audit_log: "at", worker_decisions: "decided_at", consultation_messages: "at",
-            linkage_decisions: "decided_at"}
+            linkage_decisions: "decided_at", case_record_versions: "saved_at", notices: "sent_at",
+            feed_notice_acks: "acknowledged_at", notifications: "created_at", notification_reads: "read_at"}
 # What the app role may do to each table: append-only logs, accounts that change but are never deleted, a
 # consultation whose status alone changes.
 _APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSERT", accounts: "SELECT, INSERT, UPDATE",
@@ -309,7 +416,12 @@ _APP_PRIVILEGES = {audit_log: "SELECT, INSERT", worker_decisions: "SELECT, INSER
                    decision_reviews: "SELECT, INSERT, UPDATE (outcome, reviewer_id, reviewed_at, comment)",
                    health_handover_acks: "SELECT, INSERT",
                    parent_access_codes: "SELECT, INSERT, UPDATE (revoked_at, revoked_by)",
-                   linkage_decisions: "SELECT, INSERT"}
+                   linkage_decisions: "SELECT, INSERT",
+                   case_records: "SELECT, INSERT, UPDATE", case_record_versions: "SELECT, INSERT",
+                   notices: "SELECT, INSERT",
+                   notice_recipients: "SELECT, INSERT, UPDATE (acknowledged_at, acknowledged_by)",
+                   feed_notice_acks: "SELECT, INSERT", notifications: "SELECT, INSERT",
+                   notification_reads: "SELECT, INSERT"}
 # The tables of the first revision: a store made before migrations has exactly these.
 _BEFORE_MIGRATION_TABLES = frozenset({audit_log.name, worker_decisions.name})
 
@@ -596,7 +708,7 @@ def _grant_app_role(con: Connection, role: str) -> None:
     con.execute(DDL(f"REVOKE ALL ON {', '.join(t.name for t in _APP_PRIVILEGES)} FROM {role}"))
     for table, privileges in _APP_PRIVILEGES.items():
         con.execute(DDL(f"GRANT {privileges} ON {table.name} TO {role}"))
-    sequences = [f"{t.name}_id_seq" for t in (*_STAMPED, consultations)]
+    sequences = [f"{t.name}_id_seq" for t in _APP_PRIVILEGES if "id" in t.c and t.c.id.autoincrement is True]
     con.execute(DDL(f"GRANT USAGE ON SEQUENCE {', '.join(sequences)} TO {role}"))
 
 

@@ -342,15 +342,23 @@ def test_the_app_role_owns_nothing(production):
     assert granted == [("accounts", "INSERT"), ("accounts", "SELECT"), ("accounts", "UPDATE"),
                        ("app_intakes", "INSERT"), ("app_intakes", "SELECT"), ("app_intakes", "UPDATE"),
                        ("audit_log", "INSERT"), ("audit_log", "SELECT"),
+                       ("case_record_versions", "INSERT"), ("case_record_versions", "SELECT"),
+                       ("case_records", "INSERT"), ("case_records", "SELECT"), ("case_records", "UPDATE"),
                        ("consultation_departments", "INSERT"), ("consultation_departments", "SELECT"),
                        ("consultation_messages", "INSERT"), ("consultation_messages", "SELECT"),
                        ("consultations", "INSERT"), ("consultations", "SELECT"),
                        ("decision_reviews", "INSERT"), ("decision_reviews", "SELECT"),
+                       ("feed_notice_acks", "INSERT"), ("feed_notice_acks", "SELECT"),
                        ("health_handover_acks", "INSERT"), ("health_handover_acks", "SELECT"),
                        ("linkage_decisions", "INSERT"), ("linkage_decisions", "SELECT"),
+                       ("notice_recipients", "INSERT"), ("notice_recipients", "SELECT"),
+                       ("notices", "INSERT"), ("notices", "SELECT"),
+                       ("notification_reads", "INSERT"), ("notification_reads", "SELECT"),
+                       ("notifications", "INSERT"), ("notifications", "SELECT"),
                        ("parent_access_codes", "INSERT"), ("parent_access_codes", "SELECT"),
                        ("worker_decisions", "INSERT"), ("worker_decisions", "SELECT")]
     assert {c for t, c, _ in status_only if t == "decision_reviews"} == {"outcome", "reviewer_id", "reviewed_at",
                                                                           "comment"}
+    assert {c for t, c, _ in status_only if t == "notice_recipients"} == {"acknowledged_at", "acknowledged_by"}
     assert ("consultations", "status", "UPDATE") in status_only
     assert {(t, c) for t, c, _ in status_only if t == "consultations"} == {("consultations", "status")}

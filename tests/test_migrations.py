@@ -59,7 +59,7 @@ def _revision(settings: Settings) -> str | None:
 
 def test_an_empty_store_is_upgraded_to_the_head_which_matches_the_code(settings):
     engine = connect(settings)
-    assert _revision(settings) == migrations.head_revision() == "0006"
+    assert _revision(settings) == migrations.head_revision() == "0007"
     with _owner(settings).connect() as con:
         assert compare_metadata(MigrationContext.configure(con), metadata) == []
         assert {"audit_log", "worker_decisions", "accounts", "alembic_version"} <= set(inspect(con).get_table_names())
@@ -73,7 +73,7 @@ def test_a_store_of_the_previous_revision_keeps_its_rows_and_chain(settings, cap
     before = _rows(owner, audit_log), _first_revision_decisions(owner)
     with caplog.at_level(logging.WARNING, logger="kodomo.operational"):
         engine = connect(settings)
-    assert _revision(settings) == "0006" and caplog.text == ""  # nothing to restore: the protections stood
+    assert _revision(settings) == "0007" and caplog.text == ""  # nothing to restore: the protections stood
     assert (_rows(engine, audit_log), _first_revision_decisions(engine)) == before
     assert [(d["disposition"], d["amends"], d["band"]) for d in _rows(engine, worker_decisions)] == [(None,) * 3]
     assert verify(engine).line == "audit log intact: 3 rows" and _rows(engine, accounts) == []
@@ -87,7 +87,7 @@ def test_a_store_from_before_migrations_is_recognised_and_upgraded(settings):
         con.execute(text("DROP TABLE alembic_version"))  # as ``metadata.create_all`` left a store
     before = _rows(owner, audit_log)
     engine = connect(settings)
-    assert _revision(settings) == "0006" and _rows(engine, audit_log) == before
+    assert _revision(settings) == "0007" and _rows(engine, audit_log) == before
     assert verify(engine).line == "audit log intact: 3 rows"
     assert RESTORE_PROTECTIONS not in {row["action"] for row in _rows(engine, audit_log)}
     owner.dispose()
@@ -109,7 +109,7 @@ def test_connecting_to_a_store_at_the_head_changes_nothing(settings):
     engine = connect(settings)
     log_access(engine, AccessEntry("w001", CASEWORKER, VIEW_INTAKE, "111007", "R001", "P1"))
     again = connect(settings)
-    assert _revision(settings) == "0006" and len(_rows(again, audit_log)) == 1
+    assert _revision(settings) == "0007" and len(_rows(again, audit_log)) == 1
     assert verify(again).line == "audit log intact: 1 rows"
     engine.dispose()
     again.dispose()
