@@ -1,0 +1,1 @@
+"""Records shared across agencies (issue 11): case records, notices, change notifications, the child's record."""
