@@ -4,11 +4,12 @@ import streamlit as st
 
 from app import session
 from app.i18n import LANGUAGES, t
-from app.navigation import PARENT_PAGES, pages_for
+from app.navigation import NOTICES, PARENT_PAGES, has_page, pages_for
 from app.services import champion, missing_secret, operational_store
 from app.views import onestop_parents
 from kodomo.appdata.accounts import record_sign_out
 from kodomo.settings import get_settings
+from kodomo.sharing.notifications import unread_count
 
 LANGUAGE_NAMES = {"ja": "日本語", "en": "English"}
 
@@ -39,6 +40,8 @@ if user is None:
     st.stop()
 
 st.sidebar.markdown(t("signed_in_as", lang, name=user.display_name, role=t(f"role.{user.role}", lang)))
+if has_page(user.role, NOTICES):  # on every page: the changes not yet read by this user
+    st.sidebar.markdown(t("notices.unread", lang, count=unread_count(operational_store(current), user)))
 if st.sidebar.button(t("sign_out", lang), key="sign_out"):
     record_sign_out(operational_store(current), user)
     session.sign_out()

@@ -39,19 +39,26 @@ ONESTOP_CODE = PageSpec("onestop_code", "routes/onestop_code.py")
 HEALTH_PARENT = PageSpec("health_parent", "routes/health_parent.py")
 PARENT_PAGES = (ONESTOP_NAVIGATOR, ONESTOP_CHAT, ONESTOP_CODE, HEALTH_PARENT)
 HEALTH_HANDOVERS = PageSpec("health_handovers", "routes/health_handovers.py")
-ALL_PAGES = (QUEUE, ENTRY, INTAKE, SEARCH, REVIEW, FLAGS, LINKAGE_REVIEW, STATISTICS, MODEL, USERS, AUDIT,
-             ONESTOP_INBOX, HEALTH_HANDOVERS, *PARENT_PAGES)
+CHILD_RECORD = PageSpec("child_record", "routes/child_record.py")
+NOTICES = PageSpec("notices", "routes/notices.py")
+ALL_PAGES = (QUEUE, ENTRY, INTAKE, SEARCH, CHILD_RECORD, NOTICES, REVIEW, FLAGS, LINKAGE_REVIEW, STATISTICS, MODEL,
+             USERS, AUDIT, ONESTOP_INBOX, HEALTH_HANDOVERS, *PARENT_PAGES)
 
-_CASEWORK = {"section.intakes": (QUEUE, ENTRY, INTAKE), "section.children": (SEARCH,)}
+_CASEWORK = {"section.intakes": (QUEUE, ENTRY, INTAKE), "section.children": (SEARCH, CHILD_RECORD, NOTICES)}
 _MENUS: dict[str, dict[str, tuple[PageSpec, ...]]] = {
     CASEWORKER: _CASEWORK,
     SUPERVISOR: {**_CASEWORK, "section.supervision": (REVIEW, FLAGS, LINKAGE_REVIEW, STATISTICS)},
     DATA_SCIENTIST: {"section.analysis": (MODEL,)},
     ADMIN: {"section.administration": (USERS, AUDIT)},
     MANAGER: {"section.statistics": (STATISTICS,)},
-    HEALTH_STAFF: {"section.health": (HEALTH_HANDOVERS,), "section.children": (SEARCH,)},
+    HEALTH_STAFF: {"section.health": (HEALTH_HANDOVERS,), "section.children": (SEARCH, CHILD_RECORD)},
     FAMILY_SUPPORT: {"section.onestop": (ONESTOP_INBOX,)},
 }
+
+
+def has_page(role: str, page: PageSpec) -> bool:
+    """Whether the role's menu offers the page (e.g. the notices page, whose unread count the sidebar shows)."""
+    return any(page in pages for pages in pages_for(role).values())
 
 
 def pages_for(role: str) -> dict[str, tuple[PageSpec, ...]]:

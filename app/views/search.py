@@ -2,7 +2,8 @@
 
 Each result shows its score, the reason in words, the agencies holding records with the first and last time each
 knew the child, and a mark when the child has a review pair nobody has decided. The name of the matched record
-is shown only when its agency is in the user's jurisdiction; otherwise the existence answer alone.
+is shown only when its agency is in the user's jurisdiction; otherwise the existence answer alone. Each result
+opens the child's record (app/views/child_record.py), which decides what the user may see of it.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 
 from app.i18n import literal, t
 from app.services import agencies, operational_store
+from app.views.child_record import follow_request, request_open
 from kodomo.appdata.access import AccessDenied, in_jurisdiction
 from kodomo.appdata.search import InvalidQuery, parse_query, search
 from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
@@ -17,11 +19,13 @@ from kodomo.linkage.identify import load_model
 from kodomo.linkage.pipeline import MODEL_FILE
 from kodomo.settings import get_settings
 
+
 def _date(value) -> str:
     return "—" if value is None else f"{value:%Y-%m-%d}"
 
 
 def render(lang: str, user) -> None:
+    follow_request()
     st.title(t("search.title", lang))
     st.caption(t("search.help", lang))
     with st.form("search.form"):
@@ -69,3 +73,5 @@ def render(lang: str, user) -> None:
             if result.undecided_pair:
                 st.warning(t("search.undecided", lang))
             st.caption(f"ID: {literal(result.person_key)}")
+            st.button(t("search.open_record", lang), key=f"search.open.{result.person_key}", on_click=request_open,
+                      args=(result.person_key,))
