@@ -8,7 +8,7 @@ DEMO_LANDING := $(KODOMO_HOME)/landing
 DEMO_SCALE ?= prefecture
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup test demo app dagster mlflow bench clean
+.PHONY: setup test demo app dagster mlflow serve serve-stop bench clean
 
 # dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, and the compiled
 # SQL of the online intake features are made here when the project changed; every `kodomo run` checks them again.
@@ -52,6 +52,15 @@ dagster: setup
 # MLflow's own UI on http://127.0.0.1:5000: the tracking store of $(KODOMO_HOME) (SQLite; PostgreSQL in production).
 mlflow: setup
 	$(BIN)/python -m ml.mlflow_ui
+
+# What a prefecture's server runs (README, "Production services"): the Dagster webserver and daemon (nightly schedule,
+# landing sensor), MLflow's server and the app, on PostgreSQL (KODOMO_POSTGRES_URL; KODOMO_SECRET must be set),
+# logging to $(KODOMO_HOME)/logs. Ctrl-C or `make serve-stop` stops them.
+serve: setup
+	KODOMO_ENV=$${KODOMO_ENV:-production} $(BIN)/python -m orchestration.serve
+
+serve-stop: setup
+	KODOMO_ENV=$${KODOMO_ENV:-production} $(BIN)/python -m orchestration.serve --stop
 
 bench: setup
 	$(BIN)/python bench/ingest.py --scale prefecture

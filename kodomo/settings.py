@@ -18,7 +18,17 @@ AUTH_MODES = ("local", "oidc")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/kodomo"
 
 
-def _with_driver(url: str, driver: str) -> str:
+# In production the three stores share one database, each in its own schema: each keeps its own migration table
+# (``alembic_version``), so they must not meet. The operational store is in the database's default schema.
+MLFLOW_SCHEMA, DAGSTER_SCHEMA = "mlflow", "dagster"
+
+
+def in_schema(url: str, schema: str) -> str:
+    """The URL with the connection's ``search_path`` set to ``schema`` (libpq ``options``)."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def with_driver(url: str, driver: str) -> str:
     """``postgresql://…`` with an explicit SQLAlchemy driver (a URL naming one already is kept)."""
     scheme, _, rest = url.partition("://")
     return f"postgresql+{driver}://{rest}" if scheme in ("postgresql", "postgres") else url
@@ -32,6 +42,12 @@ class Settings:
     landing_path: Path | None = None  # the landing folder of ``make dagster`` (``KODOMO_LANDING``)
     secret: str | None = field(default=None, repr=False)  # ``KODOMO_SECRET``; never printed
     auth_mode: str = "local"  # ``KODOMO_AUTH``: one of AUTH_MODES
+    # ``make serve``: the services' ports (``KODOMO_DAGSTER_PORT``, ``KODOMO_MLFLOW_PORT``, ``KODOMO_APP_PORT``) and
+    # how often the landing sensor looks for new deliveries (``KODOMO_SENSOR_SECONDS``).
+    dagster_port: int = 3000
+    mlflow_port: int = 5000
+    app_port: int = 8501
+    sensor_seconds: int = 60
 
     @property
     def is_production(self) -> bool:
@@ -68,30 +84,35 @@ class Settings:
         return self.home / "dagster"
 
     @property
+    def logs_dir(self) -> Path:
+        """The services' logs under ``make serve``, one file per service."""
+        return self.home / "logs"
+
+    @property
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 
     @property
     def dagster_postgres_url(self) -> str:
-        """The same database for Dagster's storage, whose SQL needs the psycopg2 driver.
+        """The same database (schema ``dagster``) for Dagster's storage, whose SQL needs the psycopg2 driver.
 
         SQLAlchemy 2.1 picks psycopg 3 for a bare ``postgresql://`` URL, and dagster-postgres
         sends statements (``NOTIFY run_events, %(id)s``) that only psycopg2 interpolates.
         """
-        return _with_driver(self.postgres_url, "psycopg2")
+        return in_schema(with_driver(self.postgres_url, "psycopg2"), DAGSTER_SCHEMA)
 
     @property
     def operational_url(self) -> str:
         """SQLAlchemy URL of the operational store (audit log, decisions): psycopg 3 in production."""
         if self.is_production:
-            return _with_driver(self.postgres_url, "psycopg")
+            return with_driver(self.postgres_url, "psycopg")
         return f"sqlite:///{self.home / 'operational.db'}"
 
     @property
     def mlflow_tracking_uri(self) -> str:
         """MLflow tracking and registry store: PostgreSQL (psycopg 3) in production, SQLite locally."""
         if self.is_production:
-            return _with_driver(self.postgres_url, "psycopg")
+            return in_schema(with_driver(self.postgres_url, "psycopg"), MLFLOW_SCHEMA)
         return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
@@ -157,4 +178,15 @@ def get_settings() -> Settings:
         raise ValueError(f"KODOMO_AUTH must be 'local' or 'oidc', not {auth_mode!r}")
     return Settings(auth_mode=auth_mode, home=home, env=env, postgres_url=postgres_url,
                     landing_path=Path(landing).resolve() if landing else None,
-                    secret=os.environ.get("KODOMO_SECRET") or None)
+                    secret=os.environ.get("KODOMO_SECRET") or None,
+                    dagster_port=_number("KODOMO_DAGSTER_PORT", 3000), mlflow_port=_number("KODOMO_MLFLOW_PORT", 5000),
+                    app_port=_number("KODOMO_APP_PORT", 8501), sensor_seconds=_number("KODOMO_SENSOR_SECONDS", 60))
+
+
+def _number(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return int(value)

@@ -28,6 +28,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import ColSpec, DataType, Schema
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+from kodomo.postgres import ensure_store_schemas
 from kodomo.settings import Settings
 from ml.features import design_matrix, feature_groups
 from ml.margin import HistoryMargin
@@ -71,6 +72,7 @@ def artifact_location(settings: Settings) -> str:
 def connect(settings: Settings) -> MlflowClient:
     """Point MLflow at the environment's tracking and registry store (a local one made whole first)."""
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    ensure_store_schemas(settings)
     uri = tracking_uri(settings)
     if uri.startswith("sqlite:///"):
         ensure_sqlite_store(Path(uri.removeprefix("sqlite:///")), artifact_location(settings))

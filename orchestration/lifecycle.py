@@ -87,6 +87,19 @@ def exclusive_run(settings: Settings) -> Iterator[None]:
                 _write(lock, "")
 
 
+def run_lock_held(settings: Settings) -> bool:
+    """Whether a run holds the home now (a probe: the lock is released at once)."""
+    if not settings.run_lock_path.is_file():
+        return False
+    with open(settings.run_lock_path, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
 def _write(lock, text: str) -> None:
     lock.seek(0)
     lock.truncate()

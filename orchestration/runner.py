@@ -18,6 +18,7 @@ import yaml
 
 from kodomo.ingest.app_deliveries import deliver_app_entries
 from kodomo.linkage.decisions import DECISIONS_FILE, write_run_decisions
+from kodomo.postgres import ensure_store_schemas
 from kodomo.settings import Settings
 from orchestration.defs.conform.project import prepare_project
 from orchestration.lifecycle import RUN_TAG, exclusive_run, publish, published_files
@@ -34,6 +35,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((DEPLOY_DIR / f"dagster.{settings.env}.yaml").read_text(encoding="utf-8"))
     if "postgres" in config.get("storage", {}):
+        ensure_store_schemas(settings)
         config["storage"]["postgres"]["postgres_url"] = settings.dagster_postgres_url
     path = home / "dagster.yaml"
     path.touch(mode=0o600)  # the URL may carry a password
