@@ -8,12 +8,15 @@ reading most of its records carry, in common kanji and katakana) and the truth's
 - ``hiragana``: the reading in hiragana, without the space;
 - ``halfwidth``: the reading in half-width kana, name and reading without spaces;
 - ``kana_slip``: one kana of the reading mistyped (the generator's own slips);
-- ``earlier_surname``: the surname the child had before it changed (children whose records carry two surnames);
+- ``earlier_surname``: the surname of the child's first recorded name (children whose records carry two surnames:
+  the generator's surname changes), with its reading;
 - ``birth_date_slip``: day and month swapped, or a day off.
 
 A query is right when its first result is one of the child's person keys (a child split by the linkage has
-several). The kinds that apply to few children are sampled among those. Latency is that of the whole audited
-search (``search_as_operator`` on a scratch store), one query at a time, after the model is loaded once.
+several); ``first_main`` counts only the key holding most of the child's records, and ``split`` the queries whose
+child the linkage split. The kinds that apply to few children are sampled among those. Latency is that of the
+whole audited search (``search_as_operator`` on a scratch store), one query at a time, after the model is loaded
+once; the machine's load average beside it says how much of it was waiting for a CPU.
 
     KODOMO_HOME=/work/worlds/pref/home python bench/search.py --truth /work/worlds/pref/landing-truth [--count 300]
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -38,14 +42,22 @@ from kodomo.settings import get_settings
 from kodomo.synthetic.names import kana_slip, old_forms, to_halfwidth, to_hiragana
 
 KINDS = ("variant_kanji", "hiragana", "halfwidth", "kana_slip", "earlier_surname", "birth_date_slip")
+#: The feeds whose rows carry the child's name, and so date each name a record has carried.
+NAMED_FEEDS = ("case_reports", "immunizations", "checkups", "resident_moves", "alerts")
 
 
 def _records(con, truth: Path) -> pd.DataFrame:
-    """Every variant of every child record with its true child and the person key the last run gave it."""
-    variants = con.execute("""select agency_id, local_child_id, surname, given, surname_kana, given_kana, full_name,
-                                     full_kana, person_key
-                              from linkage.person_records join linkage.person_links using (agency_id, local_child_id)
-                           """).df()
+    """Every variant of every child record with its true child, the person key the last run gave it, and when the
+    agency first recorded that name (``first_recorded``)."""
+    named = " union all ".join(f"select agency_id, local_child_id, child_name, updated_at from valid.{feed}"
+                               for feed in NAMED_FEEDS)
+    variants = con.execute(f"""
+        with recorded as (select agency_id, local_child_id, child_name, min(updated_at) as first_recorded
+                          from ({named}) group by all)
+        select agency_id, local_child_id, surname, given, surname_kana, given_kana, full_name, full_kana, person_key,
+               first_recorded
+        from linkage.person_records join linkage.person_links using (agency_id, local_child_id)
+             left join recorded using (agency_id, local_child_id, child_name)""").df()
     owners = pd.read_csv(truth / "child_records.csv", dtype=str)
     return variants.merge(owners, on=["agency_id", "local_child_id"])
 
@@ -78,12 +90,16 @@ def _queries(child: pd.Series, variants: pd.DataFrame, rng: np.random.Generator)
     old = old_forms(surname)
     if old:
         found["variant_kanji"] = query(name=f"{old[int(rng.integers(len(old)))]} {given}")
-    others = named[named["surname"] != surname].drop_duplicates(["surname", "surname_kana"])
-    if not others.empty:
-        earlier = others.iloc[0]
+    if named["surname"].nunique() > 1:
+        earlier = named.sort_values("first_recorded", na_position="last").iloc[0]
         found["earlier_surname"] = query(name=f"{earlier['surname']} {given}",
                                          kana=f"{earlier['surname_kana']} {given_kana}")
     return found
+
+
+def _main_key(variants: pd.DataFrame) -> str:
+    """The person key holding most of the child's records."""
+    return variants.drop_duplicates(["agency_id", "local_child_id"])["person_key"].mode()[0]
 
 
 def quality(con, model, truth: Path, count: int, seed: int) -> tuple[dict, list[Query]]:
@@ -93,30 +109,33 @@ def quality(con, model, truth: Path, count: int, seed: int) -> tuple[dict, list[
     by_child = dict(tuple(records.groupby("child_id")))
     ids = sorted(by_child)
     order = rng.permutation(len(ids))
-    asked: dict[str, list[tuple[Query, set[str]]]] = {kind: [] for kind in KINDS}
+    asked: dict[str, list[tuple[Query, set[str], str]]] = {kind: [] for kind in KINDS}
     for i in order:
         child_id = ids[i]
         variants = by_child[child_id]
         for kind, query in _queries(children.loc[child_id], variants, rng).items():
             if len(asked[kind]) < count:
-                asked[kind].append((query, set(variants["person_key"])))
+                asked[kind].append((query, set(variants["person_key"]), _main_key(variants)))
         if all(len(asked[k]) >= count for k in KINDS):
             break
     figures = {}
     for kind, pairs in asked.items():
-        found = find_children(con, model, [q for q, _ in pairs])
+        found = find_children(con, model, [q for q, _, _ in pairs])
         ranks = [next((r for r, result in enumerate(results) if result.person_key in keys), None)
-                 for (_, keys), results in zip(pairs, found)]
+                 for (_, keys, _), results in zip(pairs, found)]
         figures[kind] = {"queries": len(pairs),
                          "first": round(float(np.mean([r == 0 for r in ranks])), 4),
                          "top5": round(float(np.mean([r is not None and r < 5 for r in ranks])), 4),
-                         "missed": int(sum(r is None for r in ranks))}
+                         "missed": int(sum(r is None for r in ranks)),
+                         "first_main": round(float(np.mean([bool(results) and results[0].person_key == main
+                                                            for (_, _, main), results in zip(pairs, found)])), 4),
+                         "split": sum(len(keys) > 1 for _, keys, _ in pairs)}
     every = list(figures.values())
     total = sum(f["queries"] for f in every)
     figures["all"] = {"queries": total,
-                      "first": round(sum(f["first"] * f["queries"] for f in every) / total, 4),
-                      "top5": round(sum(f["top5"] * f["queries"] for f in every) / total, 4)}
-    return figures, [q for pairs in asked.values() for q, _ in pairs]
+                      **{figure: round(sum(f[figure] * f["queries"] for f in every) / total, 4)
+                         for figure in ("first", "top5", "first_main")}}
+    return figures, [q for pairs in asked.values() for q, _, _ in pairs]
 
 
 def latency(con, model, queries: list[Query], count: int) -> dict:
@@ -130,7 +149,8 @@ def latency(con, model, queries: list[Query], count: int) -> dict:
         engine.dispose()
     return {"queries": len(seconds), "p50_ms": round(float(np.percentile(seconds, 50)) * 1000, 1),
             "p95_ms": round(float(np.percentile(seconds, 95)) * 1000, 1),
-            "max_ms": round(max(seconds) * 1000, 1)}
+            "max_ms": round(max(seconds) * 1000, 1), "load_average_1m": round(os.getloadavg()[0], 2),
+            "cpus": os.cpu_count()}
 
 
 def main() -> None:
