@@ -41,6 +41,7 @@ from kodomo.ingest.validate import check_rows
 from kodomo.operational import (BANDS, MATCHES, REVIEW_OUTCOMES, SUPERVISOR, VIEW_INTAKE, AccessEntry,
                                 AuditedTransaction, InvalidDecision, WorkerDecision, app_intakes, audited,
                                 decision_reviews, store_decision, worker_decisions)
+from kodomo.sharing.notifications import notify_decision
 from ml.checklist import EMERGENCY_PROTECTION, NO_CONCERN, PROTECTION_BEFORE_NEXT_INCIDENT
 from ml.features import assessment_items
 from ml.live_scoring import REPORT_FIELDS, items_contract, report_contract
@@ -372,11 +373,12 @@ def review_reasons(decision: str, band: str | None, checklist_verdict: int | Non
 
 
 def record_decision(engine, user: Account, decision: WorkerDecision, band: str | None,
-                    agencies: Mapping[str, Agency]) -> int:
-    """Store the user's own decision on an intake of the jurisdiction with its audit row and, when
-    ``review_reasons`` gives any, its pending review, in one transaction; the decision's ID. ``band`` is the band
-    shown (None: no score). A disposition must map to the decision; ``amends`` must name an earlier decision on
-    the same intake."""
+                    agencies: Mapping[str, Agency], *, holders: Collection[str] = ()) -> int:
+    """Store the user's own decision on an intake of the jurisdiction with its audit row, when ``review_reasons``
+    gives any its pending review, and the notifications of the other agencies holding the child (``holders``, the
+    warehouse's ``load_holdings``, and those keeping a case record), in one transaction; the decision's ID.
+    ``band`` is the band shown (None: no score). A disposition must map to the decision; ``amends`` must name an
+    earlier decision on the same intake."""
     require_own_decision(user, decision, agencies)
     if band is not None and band not in BANDS:
         raise InvalidDecision(f"band must be one of {', '.join(BANDS)}, not {band!r}")
@@ -395,6 +397,7 @@ def record_decision(engine, user: Account, decision: WorkerDecision, band: str |
                 raise InvalidDecision(f"decision {decision.amends} is not a decision on intake "
                                       f"{decision.agency_id}/{decision.report_id}: it cannot be amended here")
         decision_id = store_decision(transaction, replace(decision, band=band), user.role)
+        notify_decision(transaction, decision, decision_id, holders)
         if reasons:
             con.execute(insert(decision_reviews).values(decision_id=decision_id, agency_id=decision.agency_id,
                                                         report_id=decision.report_id, reasons=";".join(reasons)))

@@ -20,6 +20,7 @@ from kodomo.ingest.app_deliveries import deliver_app_entries
 from kodomo.linkage.decisions import DECISIONS_FILE, write_run_decisions
 from kodomo.postgres import ensure_store_schemas
 from kodomo.settings import Settings
+from kodomo.sharing.feed_changes import notify_feed_changes
 from orchestration.defs.conform.project import prepare_project
 from orchestration.lifecycle import RUN_TAG, exclusive_run, publish, published_files
 
@@ -53,7 +54,8 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
 
     What caseworkers entered in the app is delivered first, as their agencies' records
     (``kodomo.ingest.app_deliveries``), and the supervisors' linkage decisions are written into the build for the
-    linkage to apply (``kodomo.linkage.decisions``).
+    linkage to apply (``kodomo.linkage.decisions``). After publishing, the agencies holding a child are told of its
+    new feed events (``kodomo.sharing.feed_changes``).
 
     Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
@@ -78,6 +80,7 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
                     instance=dagster, asset_selection=keys, run_config=QUIET, raise_on_error=True,
                     tags={RUN_TAG: "cli"})
         publish(settings)
+        notify_feed_changes(settings)
 
 
 def run_model_pipeline(settings: Settings, run_id: str | None = None, tags: Mapping[str, str] | None = None,
