@@ -14,6 +14,15 @@ loads them with every delivered file, through the same contracts, quarantine and
   item, and the latest decision with its rationale (``undecided`` and none before a decision);
 - ``updated_at`` (Japan time) is the intake's latest change or decision, so a later delivery's rows win.
 
+The notices sent from the app (``kodomo.sharing.notices``) are delivered as their sending agency's ``alerts``
+rows (source-feeds.md §5): ``alert_id`` ``APPN<id>``, the kind, sent at, the destination municipality of a moved
+notice and the summary. A notice names its child by one record (its anchor); the person fields are that record's
+as its agency last delivered them (the latest row of the person feeds in ``valid``), and ``local_child_id`` is
+the sending agency's one ID for the child (an agency gives each child one ID, and the linkage keeps it so): the
+agency's record of the child in the last run's linkage, else the ID of an intake of the child entered at the
+agency since, else the app's ``APPNC…`` (from the agency's first notice of the child). A notice whose anchor
+record the warehouse cannot give waits for a later delivery.
+
 A delivery holds only rows that no earlier app delivery holds exactly: exporting unchanged entries again writes
 nothing, and the archive keeps a content once (idempotent). Nothing is exported when there is no store.
 """
@@ -30,15 +39,18 @@ from pathlib import PurePosixPath
 import duckdb
 from sqlalchemy import func, select
 
-from kodomo.contracts import contract
+from kodomo.contracts import contract, person_feeds
 from kodomo.ingest.archive import APP_DELIVERIES, Archive
 from kodomo.ingest.reader import parse_file_name, read_csv_bytes
 from kodomo.intake_entries import CHILD_PREFIX, JAPAN
-from kodomo.operational import app_intakes, connect, worker_decisions
+from kodomo.linkage.records import existing_tables
+from kodomo.operational import app_intakes, connect, notices, worker_decisions
 from kodomo.settings import Settings
+from kodomo.sharing.notices import APP_ALERT_PREFIX, app_alert_id
 
 log = logging.getLogger(__name__)
-FEEDS = ("case_reports", "assessments")
+INTAKE_FEEDS = ("case_reports", "assessments")
+NOTICE_CHILD_PREFIX = f"{APP_ALERT_PREFIX}C"  # not CHILD_PREFIX: an intake takes it as the agency's own ID
 _TIME = "%Y-%m-%d %H:%M:%S"
 
 
@@ -46,10 +58,11 @@ def _japan_text(at: dt.datetime) -> str:
     return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(JAPAN).strftime(_TIME)
 
 
-def _store_rows(settings: Settings) -> tuple[list[dict], dict[tuple[str, str], dict]]:
-    """The app's intakes and each one's latest decision; nothing when the store does not exist."""
+def _store_rows(settings: Settings) -> tuple[list[dict], dict[tuple[str, str], dict], list[dict]]:
+    """The app's intakes, each one's latest decision, and the app's notices; nothing when the store does not
+    exist."""
     if not settings.is_production and not (settings.home / "operational.db").is_file():
-        return [], {}
+        return [], {}, []
     engine = connect(settings)
     try:
         with engine.connect() as con:
@@ -61,9 +74,10 @@ def _store_rows(settings: Settings) -> tuple[list[dict], dict[tuple[str, str], d
                 .group_by(worker_decisions.c.agency_id, worker_decisions.c.report_id))
             decisions = {(r.agency_id, r.report_id): dict(r._mapping) for r in con.execute(
                 select(worker_decisions).where(worker_decisions.c.id.in_(latest)))}
+            sent = [dict(r._mapping) for r in con.execute(select(notices).order_by(notices.c.id))]
     finally:
         engine.dispose()
-    return intakes, decisions
+    return intakes, decisions, sent
 
 
 def _agencys_own_ids(settings: Settings, intakes: list[dict]) -> dict[tuple[str, str], str]:
@@ -86,7 +100,7 @@ def feed_rows(intakes: list[dict], decisions: dict[tuple[str, str], dict],
               own_ids: dict[tuple[str, str], str]) -> dict[str, list[dict]]:
     """Feed -> rows (contract column -> text) of the app's intakes."""
     items = list(json.loads(intakes[0]["items"])) if intakes else []
-    rows: dict[str, list[dict]] = {feed: [] for feed in FEEDS}
+    rows: dict[str, list[dict]] = {feed: [] for feed in INTAKE_FEEDS}
     for intake in intakes:
         key = (intake["agency_id"], intake["report_id"])
         decision = decisions.get(key)
@@ -111,6 +125,78 @@ def feed_rows(intakes: list[dict], decisions: dict[tuple[str, str], dict],
             "worker_decision": decision["decision"] if decision else "undecided",
             "worker_rationale": decision["rationale"] if decision else ""})
     return rows
+
+
+def _notice_children(settings: Settings, sent: list[dict]) -> dict[int, dict]:
+    """Notice id -> the anchor record's person fields as last delivered, with the anchor's person key in the last
+    run's linkage and the sending agency's record of that child there (``own_id``); notices whose anchor record the
+    warehouse does not hold are left out."""
+    anchored = [n for n in sent if n["anchor_agency_id"] is not None]
+    if not anchored or not settings.warehouse_path.is_file():
+        return {}
+    try:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            feeds = [f for f in person_feeds() if f in existing_tables(con, "valid")]
+            if not feeds:
+                return {}
+            latest = "\nunion all\n".join(
+                f"select agency_id, local_child_id, child_name, child_kana, sex, birth_date, updated_at "
+                f"from valid.{feed}" for feed in feeds)
+            rows = con.execute(f"""
+                with anchors as (
+                    select unnest($ids) as id, unnest($agencies) as agency_id, unnest($locals) as local_child_id,
+                        unnest($senders) as sender_id
+                ),
+                fields as (
+                    select * from ({latest})
+                    qualify row_number() over (partition by agency_id, local_child_id
+                                               order by updated_at desc, child_name, child_kana, sex, birth_date) = 1
+                ),
+                own as (
+                    select agency_id, person_key, min(local_child_id) as own_id
+                    from linkage.person_links group by agency_id, person_key
+                )
+                select anchors.id, fields.child_name, fields.child_kana, fields.sex, fields.birth_date,
+                    links.person_key, own.own_id
+                from anchors
+                inner join fields using (agency_id, local_child_id)
+                left join linkage.person_links as links using (agency_id, local_child_id)
+                left join own on own.agency_id = anchors.sender_id and own.person_key = links.person_key""",
+                               {"ids": [n["id"] for n in anchored],
+                                "agencies": [n["anchor_agency_id"] for n in anchored],
+                                "locals": [n["anchor_local_child_id"] for n in anchored],
+                                "senders": [n["from_agency_id"] for n in anchored]}).fetchall()
+    except duckdb.Error as exc:  # no linkage yet, or the warehouse busy: the notices wait for a later delivery
+        log.warning("app deliveries: the anchors of the app's notices are not readable (%s); notices wait", exc)
+        return {}
+    return {id_: {"child_name": name, "child_kana": kana, "sex": sex, "birth_date": birth.isoformat(),
+                  "person_key": key, "own_id": own} for id_, name, kana, sex, birth, key, own in rows}
+
+
+def _notice_child_ids(sent: list[dict], children: dict[int, dict], intakes: list[dict]) -> dict[int, str]:
+    """Notice id -> the local_child_id its agency delivers it with: the agency's one ID for the child."""
+    entered = {(i["agency_id"], i["person_key"]): i["local_child_id"] for i in intakes if i["person_key"]}
+    first: dict[tuple, int] = {}
+    ids = {}
+    for notice in sent:  # by id: an agency's first notice of a child names the app's ID for it
+        if (child := children.get(notice["id"])) is None:
+            continue
+        agency, key = notice["from_agency_id"], child["person_key"]
+        the_child = (agency, key or (notice["anchor_agency_id"], notice["anchor_local_child_id"]))
+        first.setdefault(the_child, notice["id"])
+        ids[notice["id"]] = (child["own_id"] or entered.get((agency, key))
+                             or f"{NOTICE_CHILD_PREFIX}{first[the_child]:06d}")
+    return ids
+
+
+def notice_rows(sent: list[dict], children: dict[int, dict], child_ids: dict[int, str]) -> list[dict]:
+    """The app's notices as ``alerts`` rows (contract column -> text)."""
+    return [{"agency_id": n["from_agency_id"], "updated_at": _japan_text(n["sent_at"]),
+             "local_child_id": child_ids[n["id"]],
+             **{c: children[n["id"]][c] for c in ("child_name", "child_kana", "sex", "birth_date")},
+             "alert_id": app_alert_id(n["id"]), "alert_type": n["kind"], "issued_at": _japan_text(n["sent_at"]),
+             "destination_agency_id": n["destination_municipality_code"] or "", "summary": n["summary"]}
+            for n in sent if n["id"] in child_ids]
 
 
 def _delivered_rows(archive: Archive, feed: str, agency_id: str) -> tuple[set[tuple], list[int], list]:
@@ -138,13 +224,15 @@ def _csv(rows: Iterable[dict], header: list[str]) -> bytes:
 
 
 def deliver_app_entries(settings: Settings, today: dt.date | None = None) -> dict[str, int]:
-    """Write the rows of the app's intakes that changed since the app's last delivery into the archive; how many
-    rows per feed."""
-    intakes, decisions = _store_rows(settings)
-    if not intakes:
+    """Write the rows of the app's intakes and notices that changed since the app's last delivery into the archive;
+    how many rows per feed."""
+    intakes, decisions, sent = _store_rows(settings)
+    if not intakes and not sent:
         return {}
     archive = Archive(settings.archive_dir)
-    rows = feed_rows(intakes, decisions, _agencys_own_ids(settings, intakes))
+    children = _notice_children(settings, sent)
+    rows = feed_rows(intakes, decisions, _agencys_own_ids(settings, intakes)) | {
+        "alerts": notice_rows(sent, children, _notice_child_ids(sent, children, intakes))}
     today = today or dt.datetime.now(JAPAN).date()
     counts = {}
     for feed, feed_rows_ in rows.items():

@@ -4,7 +4,9 @@ app or delivered through the ``alerts`` feed, acknowledged by each receiver and 
 One list, two sources. A notice made in the app is a row of ``notices`` with one ``notice_recipients`` row per
 receiving agency (its acknowledgement); a notice of the ``alerts`` feed is an ``alert_*`` event of
 ``marts.child_timeline``, its receivers are worked out here by the same rules, and their acknowledgements are rows of
-``feed_notice_acks``. Both become ``Notice``s with a ``ref``: ``app:<id>`` or ``feed:<agency_id>:<alert_id>``.
+``feed_notice_acks``. Both become ``Notice``s with a ``ref``: ``app:<id>`` or ``feed:<agency_id>:<alert_id>``. A
+notice made in the app also becomes data: the next run delivers it as its agency's alerts row ``APPN<id>``
+(``kodomo.ingest.app_deliveries``), which is then the same notice and is not listed twice.
 
 Who receives a notice (``recipients_for``; the sender's own agency never does):
 - moved: the destination municipality and the CGC covering it (a feed notice addressed to a CGC: that CGC);
@@ -51,6 +53,7 @@ from kodomo.operational import (NOTICE_KINDS, SUPERVISOR, AccessEntry, audited, 
 from kodomo.sharing.notifications import notify
 
 ESCALATE_AFTER = dt.timedelta(days=3)
+APP_ALERT_PREFIX = "APPN"  # the alert_id of an app notice delivered as its agency's alerts feed row
 OPEN_CASE_DAYS = 365  # as dbt's var('open_case_days')
 MOVED_NOTICE_DAYS_BEFORE, MOVED_NOTICE_DAYS_AFTER = 30, 90  # as dbt's vars of the same names
 MOVED, MISSING, FOUND = NOTICE_KINDS
@@ -106,6 +109,12 @@ class TransferRow:
     open_case_report_count: int
     last_report_agency_id: str | None
     notice: str  # none | sent | acknowledged
+
+
+def app_alert_id(notice_id: int) -> str:
+    """The ``alert_id`` under which an app notice is delivered in its agency's alerts feed
+    (``kodomo.ingest.app_deliveries``)."""
+    return f"{APP_ALERT_PREFIX}{notice_id:06d}"
 
 
 # --- times: the store keeps UTC (SQLite: naive), the feeds and marts Japan time (naive)
@@ -362,13 +371,18 @@ def _notices(store: Connection, con: duckdb.DuckDBPyConnection, agencies: Mappin
              person_keys: Iterable[str] | None = None) -> list[Notice]:
     """Every notice (or those about the given children), app and feed, with their receipts and closures."""
     keys = None if person_keys is None else set(person_keys)
-    app = [n for n in _app_notices(store, con, now) if keys is None or n.person_key in keys]
+    every_app_notice = _app_notices(store, con, now)
+    # an app notice delivered back through the feed is the same notice
+    delivered = {(n.from_agency_id, app_alert_id(int(n.ref.removeprefix(f"{APP}:")))) for n in every_app_notice}
+    app = [n for n in every_app_notice if keys is None or n.person_key in keys]
     acks = {(r.agency_id, r.source_agency_id, r.alert_id): (r.acknowledged_at, r.acknowledged_by)
             for r in store.execute(select(feed_notice_acks))}
     closed = {n.closes: n.ref for n in app if n.closes}
     missing = sorted((n for n in app if n.kind == MISSING), key=lambda n: n.sent_at)
     feed = []
     for alert in _alerts(con, agencies, keys):  # in issue order: a missing notice precedes the found that closes it
+        if (alert.agency_id, alert.alert_id) in delivered:
+            continue
         if alert.kind == FOUND:
             target = next((m for m in missing if m.person_key == alert.person_key and m.sent_at <= alert.issued_at
                            and m.ref not in closed), None)
