@@ -148,6 +148,7 @@ def test_two_people_editing_one_record_the_stale_save_is_refused_and_saves_nothi
     ({"address_municipality_code": "131017"}, "address_municipality_code", "not a valid municipality code"),
     ({"plan_status": "pending"}, "plan_status", "plan_status pending: one of open, closed"),
     ({"worker_id": "  "}, "worker_id", "worker_id: the worker in charge is required"),
+    ({"worker_id": "w" * 65}, "worker_id", "worker_id: a user ID has at most 64 characters"),
     ({"institutions": [{"kind": "hospital", "name": "市民病院"}]}, "institutions[0].kind",
      "institutions[0].kind 'hospital': one of nursery, kindergarten, school, other"),
     ({"institutions": [{"kind": "school", "name": ""}]}, "institutions[0].name", "institutions[0].name: required"),

@@ -38,6 +38,7 @@ ENTER_CASE_RECORD, UPDATE_CASE_RECORD = "enter_case_record", "update_case_record
 VIEW_CASE_RECORDS = "view_case_records"
 JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
 _TEXT_FIELDS = ("address", "household", "situation", "support_plan")
+_USER_ID_LENGTH = case_records_table.c.worker_id.type.length
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ def check_content(values: Mapping[str, object]) -> CaseRecordContent:
                                          f"{', '.join(PLAN_STATUSES)}")
     if not texts["worker_id"]:
         errors.setdefault("worker_id", "worker_id: the worker in charge is required")
+    elif len(texts["worker_id"]) > _USER_ID_LENGTH:
+        errors.setdefault("worker_id", f"worker_id: a user ID has at most {_USER_ID_LENGTH} characters")
     listed = values.get("institutions") or ()
     if isinstance(listed, (str, Mapping)) or not isinstance(listed, Iterable):
         errors["institutions"] = f"institutions: expected a list of institutions, not {listed!r}"
