@@ -135,6 +135,7 @@ def test_the_landing_sensor_asks_once_per_delivery_and_not_again_for_a_failed_on
 
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KODOMO_LANDING", str(tmp_path / "landing"))
+    monkeypatch.setenv("KODOMO_SENSOR_SECONDS", "1")
     settings = get_settings()
     _, sensor = automation(settings)
     (tmp_path / "landing").mkdir()
@@ -144,6 +145,8 @@ def test_the_landing_sensor_asks_once_per_delivery_and_not_again_for_a_failed_on
 
         assert "no agencies.csv" in evaluate().skip_message
         (tmp_path / "landing" / "agencies.csv").write_text("agency_id\n", encoding="utf-8")
+        assert "still arriving" in evaluate().skip_message
+        time.sleep(settings.sensor_seconds)
         [request] = evaluate().run_requests
         assert request.tags[LANDING_TAG] == landing_fingerprint(settings.landing)
 
@@ -158,4 +161,5 @@ def test_the_landing_sensor_asks_once_per_delivery_and_not_again_for_a_failed_on
         published_fingerprint_path(settings).write_text(request.tags[LANDING_TAG], encoding="utf-8")
         assert "no new delivery" in evaluate().skip_message
         (tmp_path / "landing" / "agencies.csv").write_text("agency_id\nx\n", encoding="utf-8")
+        time.sleep(settings.sensor_seconds)
         assert evaluate().run_requests

@@ -6,7 +6,8 @@ started by an operator give the same state. Its assets run as a nested run on th
 shows in the UI.
 
 The landing sensor fingerprints the landing folder (each file's path, size and modification time) and asks for a
-run when the fingerprint differs from that of the last run that published, and no platform run is under way. A run
+run when the fingerprint differs from that of the last run that published, no platform run is under way, and the
+landing has been still for one sensor interval (a delivery being copied in is taken whole, not file by file). A run
 that crashed published nothing, so the next tick asks again: a delivery is never dropped. A run that finds another
 holding the home is skipped with the reason, not failed: the next tick or night takes the delivery. A run that
 failed on a delivery is tried again on it only after ``RETRY_FAILED_AFTER`` (a broken delivery does not loop). Schedule and sensor run by default in production only; locally (``make dagster``)
@@ -38,14 +39,23 @@ def published_fingerprint_path(settings: Settings) -> Path:
     return settings.reports_dir / "landing_fingerprint"
 
 
+def _delivered(landing: Path) -> list[Path]:
+    return sorted(p for p in landing.rglob("*.csv") if p.is_file()) if landing.is_dir() else []
+
+
 def landing_fingerprint(landing: Path) -> str:
     """A digest of every delivered file's path, size and modification time; empty landing -> digest of nothing."""
     digest = hashlib.sha256()
-    if landing.is_dir():
-        for path in sorted(p for p in landing.rglob("*.csv") if p.is_file()):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(landing)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for path in _delivered(landing):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(landing)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
+
+
+def seconds_still(landing: Path) -> float:
+    """How long ago the landing's newest file was last written."""
+    newest = max((path.stat().st_mtime for path in _delivered(landing)), default=0.0)
+    return dt.datetime.now(dt.UTC).timestamp() - newest
 
 
 @dg.op(description="The whole platform run on the landing folder, as `kodomo run` does it, then publish.")
@@ -101,6 +111,8 @@ def automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.SensorDefi
         fingerprint = landing_fingerprint(settings.landing)
         if published.is_file() and published.read_text(encoding="utf-8") == fingerprint:
             return dg.SkipReason(f"no new delivery in {settings.landing}")
+        if seconds_still(settings.landing) < settings.sensor_seconds:
+            return dg.SkipReason("a delivery is still arriving: waiting until the landing is still")
         failed = context.instance.get_run_records(dg.RunsFilter(
             job_name=PLATFORM_JOB, tags={LANDING_TAG: fingerprint}, statuses=[dg.DagsterRunStatus.FAILURE]), limit=1)
         if failed and (ended := failed[0].end_time) and \
