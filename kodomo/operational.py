@@ -352,12 +352,13 @@ notices = Table(
     Column("sent_by", String(64), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("destination_municipality_code", String(6)),  # a moved notice's destination
-    Column("closes_notice_id", _ID, ForeignKey("notices.id")),  # the missing notice a found notice closes
+    # the missing notice a found notice closes, made in the app or delivered through the alerts feed
+    Column("closes_ref", String(160)),  # kodomo.sharing.notices: "app:<id>" or "feed:<agency_id>:<alert_id>"
     Column("essentials", Text, nullable=False),  # JSON: what the receiver needs to act without asking
     Column("summary", Text, nullable=False),
     CheckConstraint(f"kind in ({', '.join(repr(k) for k in NOTICE_KINDS)})", name="notice_kind"),
     CheckConstraint("kind <> 'moved' or destination_municipality_code is not null", name="moved_has_destination"),
-    CheckConstraint("(kind = 'found') = (closes_notice_id is not null)", name="found_closes_missing"),
+    CheckConstraint("(kind = 'found') = (closes_ref is not null)", name="found_closes_missing"),
 )
 Index("notices_child", notices.c.person_key, notices.c.id)
 notice_recipients = Table(

@@ -317,6 +317,23 @@ def test_feed_found_notices_close_the_childs_earlier_missing_notice(con, engine,
             {r.agency_id for r in missing.recipients} | {missing.from_agency_id}) - {notice.from_agency_id}
 
 
+def test_a_found_notice_from_the_app_closes_a_missing_notice_of_the_feed(con, engine, agencies):
+    """The worker who finds a child reported missing through the feed closes that notice from the app."""
+    cgcs = sorted(a for a in agencies if agencies[a].agency_type == "cgc")
+    open_feed = next(n for cgc in cgcs for n in inbox(engine, con, _worker(cgc), agencies)
+                     if n.source == "feed" and n.kind == "missing" and n.closed_by is None
+                     and any(h.agency_id in agencies and agencies[h.agency_id].jurisdiction == cgc
+                             for h in load_holdings(con, n.person_key)))
+    finder = _worker(next(h.agency_id for h in load_holdings(con, open_feed.person_key)
+                          if agencies[h.agency_id].jurisdiction in cgcs))
+    found = send_notice(engine, con, finder, open_feed.person_key, "found", agencies, summary="本人と面会し安全を確認",
+                        closes=open_feed.ref)
+    assert found.closes == open_feed.ref
+    assert open_feed.ref not in {n.ref for n in open_missing(engine, con, open_feed.person_key)}
+    assert {r.agency_id for r in found.recipients} == (
+        {r.agency_id for r in open_feed.recipients} | {open_feed.from_agency_id}) - {finder.agency_id}
+
+
 # --- the transfer worklist
 
 def test_the_transfer_worklist_turns_to_sent_with_a_moved_notice_and_an_acknowledgement_removes_it(con, engine,

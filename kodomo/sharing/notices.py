@@ -277,7 +277,7 @@ def _app_notices(store: Connection, con: duckdb.DuckDBPyConnection, now: dt.date
     return [Notice(f"{APP}:{r.id}", APP, r.kind, keys.get((r.anchor_agency_id, r.anchor_local_child_id), r.person_key),
                    r.from_agency_id, r.sent_by, _utc(r.sent_at), r.destination_municipality_code, r.summary,
                    json.loads(r.essentials), _receipts(receivers.get(r.id, ()), _utc(r.sent_at), now),
-                   f"{APP}:{r.closes_notice_id}" if r.closes_notice_id else None, None) for r in rows]
+                   r.closes_ref, None) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -475,9 +475,6 @@ def send_notice(engine: Engine, con: duckdb.DuckDBPyConnection, user: Account, p
             missing = next((n for n in open_now if n.ref == closes), None)
             if missing is None:
                 raise InvalidNotice(f"closes {closes}: not an open missing notice of child {person_key}")
-            if missing.source != APP:
-                raise InvalidNotice(f"closes {closes}: a missing notice of the alerts feed is closed by the feed's "
-                                    "found notice, not from the app")
         receivers = recipients_for(kind, home.agency_id, agencies,
                                    destination_municipality_code=destination_municipality_code,
                                    last_address_code=last_address[0] if last_address else None, missing=missing)
@@ -489,7 +486,7 @@ def send_notice(engine: Engine, con: duckdb.DuckDBPyConnection, user: Account, p
             kind=kind, person_key=person_key, anchor_agency_id=anchor[0], anchor_local_child_id=anchor[1],
             from_agency_id=home.agency_id, sent_by=user.user_id, sent_at=tx.now,
             destination_municipality_code=destination_municipality_code,
-            closes_notice_id=int(closes.split(":")[1]) if missing else None,
+            closes_ref=missing.ref if missing else None,
             essentials=json.dumps(essentials, ensure_ascii=False), summary=summary))
         [notice_id] = stored.inserted_primary_key
         tx.con.execute(insert(notice_recipients), [{"notice_id": notice_id, "agency_id": a} for a in receivers])

@@ -68,13 +68,13 @@ def upgrade() -> None:
         sa.Column("sent_by", sa.String(64), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("destination_municipality_code", sa.String(6)),
-        sa.Column("closes_notice_id", ID, sa.ForeignKey("notices.id")),
+        sa.Column("closes_ref", sa.String(160)),
         sa.Column("essentials", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.CheckConstraint("kind in ('moved', 'missing', 'found')", name="notice_kind"),
         sa.CheckConstraint("kind <> 'moved' or destination_municipality_code is not null",
                            name="moved_has_destination"),
-        sa.CheckConstraint("(kind = 'found') = (closes_notice_id is not null)", name="found_closes_missing"),
+        sa.CheckConstraint("(kind = 'found') = (closes_ref is not null)", name="found_closes_missing"),
     )
     op.create_index("notices_child", "notices", ["person_key", "id"])
     op.create_table(
