@@ -23,7 +23,7 @@ import pandas as pd
 from kodomo.contracts import FEEDS, contract
 from kodomo.operational import SYSTEM, SYSTEM_USER, AccessEntry, audited, connect
 from kodomo.settings import Settings
-from kodomo.sharing.notifications import feed_event_key, notify
+from kodomo.sharing.notifications import Change, feed_event_key, notify_all
 
 log = logging.getLogger("kodomo.progress")
 FEED_EVENTS_FILE = "feed_events.parquet"
@@ -94,6 +94,13 @@ def _identity(event_key: str) -> str:
     return event_key.rsplit(":", 1)[0]
 
 
+def _change(event, known_rows: set[str]) -> str:
+    """The event's change; an assessment known before with another decision is the worker's decision."""
+    if event.event_type == "assessment" and _identity(event.event_key) in known_rows:
+        return "decision"
+    return change_of(event.event_type)
+
+
 def _detail(event) -> str:
     when = "" if pd.isna(event.event_at) else f" {event.event_at:%Y-%m-%d}"
     value = "" if pd.isna(event.value) else f" {event.value}"
@@ -103,16 +110,12 @@ def _detail(event) -> str:
 def _tell(settings: Settings, new: pd.DataFrame, known: set[str]) -> int:
     """Notify the holders of each new event in one transaction, with one audit row; how many notifications."""
     known_rows = {_identity(key) for key in known}
+    changes = [Change(event.person_key, _change(event, known_rows), event.agency_id, event.event_key,
+                      frozenset(event.agency_ids.split(";")), _detail(event)) for event in new.itertuples(index=False)]
     engine = connect(settings)
     try:
         with audited(engine) as transaction:
-            told = 0
-            for event in new.itertuples(index=False):
-                change = ("decision" if event.event_type == "assessment" and _identity(event.event_key) in known_rows
-                          else change_of(event.event_type))
-                told += notify(transaction, person_key=event.person_key, change=change,
-                               source_agency_id=event.agency_id, event_key=event.event_key,
-                               recipients=event.agency_ids.split(";"), detail=_detail(event))
+            told = notify_all(transaction, changes)
             transaction.log(AccessEntry(SYSTEM_USER, SYSTEM, NOTIFY_FEED_CHANGES,
                                         detail=f"new events {len(new)}, notifications {told}"))
     finally:

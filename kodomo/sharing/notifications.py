@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, exists, func, insert, select
+from sqlalchemy import Engine, exists, func, insert, select, tuple_
 
 from kodomo.appdata.access import CHILD_ROLES, AccessDenied, require_role
 from kodomo.operational import (CHANGES, AccessEntry, AuditedTransaction, WorkerDecision, audited, case_records,
@@ -26,23 +26,59 @@ if TYPE_CHECKING:
     from kodomo.appdata.accounts import Account
 
 VIEW_NOTIFICATIONS, READ_NOTIFICATIONS = "view_notifications", "read_notifications"
+_LOOKUP_CHUNK = 400  # pairs per lookup: two parameters each, within SQLite's limit
 APP_REPORT_PREFIX = "APP"  # an app-entered intake's report number (kodomo.intake_entries.REPORT_PREFIX)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a child's record, to tell the recipient agencies (the source never tells itself)."""
+    person_key: str
+    change: str  # one of the store's CHANGES
+    source_agency_id: str
+    event_key: str
+    recipients: frozenset[str]
+    detail: str | None = None
 
 
 def notify(transaction: AuditedTransaction, *, person_key: str, change: str, source_agency_id: str,
            event_key: str, recipients: Iterable[str], detail: str | None = None) -> int:
     """Tell each recipient agency (except the source) of one change, inside the transaction that makes the change;
     how many notifications were new."""
-    if change not in CHANGES:
-        raise ValueError(f"change {change!r}: one of {', '.join(CHANGES)}")
-    told = set(transaction.con.execute(select(notifications.c.agency_id).where(
-        notifications.c.event_key == event_key)).scalars())
-    new = sorted(set(recipients) - told - {source_agency_id})
-    if new:
-        transaction.con.execute(insert(notifications), [
-            {"agency_id": agency_id, "person_key": person_key, "change": change, "source_agency_id": source_agency_id,
-             "event_key": event_key, "created_at": transaction.now, "detail": detail} for agency_id in new])
-    return len(new)
+    return notify_all(transaction, [Change(person_key, change, source_agency_id, event_key, frozenset(recipients),
+                                           detail)])
+
+
+def notify_all(transaction: AuditedTransaction, changes: Iterable[Change]) -> int:
+    """``notify`` for many changes at once (a run's feed changes), in few statements: the store's write lock is
+    held briefly. How many notifications were new."""
+    changes = list(changes)
+    if unknown := sorted({c.change for c in changes} - set(CHANGES)):
+        raise ValueError(f"change {unknown[0]!r}: one of {', '.join(CHANGES)}")
+    wanted = sorted({(agency, c.event_key) for c in changes for agency in c.recipients - {c.source_agency_id}})
+    told = _told(transaction, wanted)
+    rows = []
+    for c in changes:
+        for agency in sorted(c.recipients - {c.source_agency_id}):
+            if (agency, c.event_key) not in told:
+                told.add((agency, c.event_key))
+                rows.append({"agency_id": agency, "person_key": c.person_key, "change": c.change,
+                             "source_agency_id": c.source_agency_id, "event_key": c.event_key,
+                             "created_at": transaction.now, "detail": c.detail})
+    if rows:
+        transaction.con.execute(insert(notifications), rows)
+    return len(rows)
+
+
+def _told(transaction: AuditedTransaction, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (agency, event_key) pairs were told already, looked up by the store's unique index."""
+    told = set()
+    for start in range(0, len(pairs), _LOOKUP_CHUNK):
+        chunk = pairs[start:start + _LOOKUP_CHUNK]
+        told |= {tuple(row) for row in transaction.con.execute(select(
+            notifications.c.agency_id, notifications.c.event_key).where(
+            tuple_(notifications.c.agency_id, notifications.c.event_key).in_(chunk)))}
+    return told
 
 
 def feed_event_key(source_feed: str, agency_id: str, record: str, event_type: str, value: str | None) -> str:
