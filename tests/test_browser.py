@@ -1,6 +1,8 @@
 """The app in a real browser: Debian's Chromium (installed by `make test`) driven by Playwright, at 1366×768.
 
 A caseworker signs in, enters an intake, and finds the probability, the reasons and the checklist on the page.
+A caseworker finds a child, opens the child's record and sends a moved notice to a municipality of another
+jurisdiction; signed in as a caseworker there, the notice is in the inbox and is acknowledged.
 """
 from __future__ import annotations
 
@@ -38,11 +40,16 @@ def app_server(scored_world, tmp_path_factory):
         actor = Account("browser-admin", "管理者", cgc, ADMIN)
         user = Account(f"browser-{os.getpid()}", "ブラウザ 試験", cgc, CASEWORKER)
         manager = Account(f"browser-manager-{os.getpid()}", "ブラウザ 管理職", cgc, MANAGER)
-        for made in (user, manager):
+        # a caseworker of a municipality in another jurisdiction: where the moved notice goes
+        destination = next(a for a in sorted(agencies.values(), key=lambda a: a.agency_id)
+                           if a.agency_type == "municipality" and a.jurisdiction != cgc)
+        receiver = Account(f"browser-receiver-{os.getpid()}", "ブラウザ 転入先", destination.agency_id, CASEWORKER)
+        for made in (user, manager, receiver):
             create_account(engine, settings, actor, made, PASSWORD, agencies)
     log = tmp_path_factory.mktemp("browser") / "streamlit.log"
     with running_app(home, log) as url:
-        yield {"url": url, "user": user, "manager": manager, "log": log}
+        yield {"url": url, "user": user, "manager": manager, "receiver": receiver, "destination": destination,
+               "log": log}
 
 
 def _an_existing_child(home: Path, agency_id: str) -> dict:
@@ -52,6 +59,16 @@ def _an_existing_child(home: Path, agency_id: str) -> dict:
     with read_only(home / "warehouse.duckdb") as con:
         lines = [line for agency, _, line in intake_lines(con) if agency == agency_id]
     return json.loads(lines[0])["child"]
+
+
+def _sign_in(page, user: Account) -> None:
+    from playwright.sync_api import expect
+
+    # The first page after a start waits for the model to load (with a message saying so).
+    expect(page.get_by_role("heading", name="サインイン")).to_be_visible(timeout=120_000)
+    page.get_by_label("利用者ID").fill(user.user_id)
+    page.get_by_label("パスワード", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
 
 
 @contextmanager
@@ -64,10 +81,7 @@ def _signed_in(app_server, user: Account):
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(app_server["url"])
-            # The first page after a start waits for the model to load (with a message saying so).
-            page.get_by_label("利用者ID").fill(user.user_id, timeout=120_000)
-            page.get_by_label("パスワード", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="サインイン").click()
+            _sign_in(page, user)
             yield page
         finally:
             browser.close()
@@ -125,3 +139,43 @@ def test_a_manager_finds_a_chart_and_a_download_on_the_statistics_page(app_serve
         expect(main.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=30_000)
         expect(main.get_by_role("button", name="表示中の表をCSVでダウンロード")).to_be_visible()
         page.screenshot(path=str(app_server["log"].with_name("statistics.png")))
+
+
+def test_a_moved_notice_sent_from_the_record_is_acknowledged_by_the_destination(app_server, scored_world):
+    from playwright.sync_api import expect
+
+    user, receiver, destination = app_server["user"], app_server["receiver"], app_server["destination"]
+    child = _an_existing_child(scored_world["home"], user.agency_id)
+    summary = f"ブラウザ試験 {os.getpid()}：4月に転居。保育所の退所を確認。継続支援をお願いします。"
+    with _signed_in(app_server, user) as page:
+        main = page.locator("[data-testid=stMain]")
+        page.get_by_role("link", name="子どもの検索").click()
+        main.get_by_role("textbox", name="ふりがな").fill(child["kana"])
+        main.get_by_role("textbox", name="生年月日（YYYY-MM-DD）").fill(child["birth_date"])
+        main.get_by_role("button", name="検索").click()
+        main.get_by_role("button", name="記録を開く").first.click(timeout=30_000)
+
+        expect(main.get_by_role("heading", name="子どもの記録")).to_be_visible(timeout=30_000)
+        expect(main.get_by_role("heading", name="経過（全機関）")).to_be_visible(timeout=30_000)
+        moved = main.locator("[data-testid=stExpander]").filter(has_text="転居の連絡を送る")
+        moved.get_by_text("転居の連絡を送る").click()
+        moved.get_by_label("転居先の市町村").click()
+        page.keyboard.type(destination.agency_id)
+        page.keyboard.press("Enter")
+        moved.get_by_role("textbox").fill(summary)
+        moved.get_by_role("button", name="送信").click()
+        # the sent notice joins the child's notices, with who has not acknowledged it yet
+        sent = main.locator("[data-testid=stVerticalBlock]").filter(has_text=summary)
+        expect(sent.filter(has_text=f"{destination.name}：未確認").last).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(app_server["log"].with_name("child_record.png")))
+
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="サインアウト").click()
+        _sign_in(page, receiver)
+        page.get_by_role("link", name="通知・連絡").click()
+        # the innermost block holding the summary: the notice's bordered container
+        notice = main.locator("[data-testid=stVerticalBlock]").filter(has_text=summary).last
+        expect(notice.get_by_text(f"転居先：{destination.name}")).to_be_visible(timeout=30_000)
+        notice.get_by_role("button", name="確認しました").click()
+        expect(notice.get_by_text(f"{receiver.user_id} さんが確認")).to_be_visible(timeout=30_000)
+        expect(notice.get_by_role("button", name="確認しました")).to_have_count(0)
+        page.screenshot(path=str(app_server["log"].with_name("notices.png")))
