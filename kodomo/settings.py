@@ -139,6 +139,11 @@ class Settings:
         return f"{scheme}://{self.operational_app_role}@{rest.rpartition('@')[2]}"
 
     @property
+    def feed_events_path(self) -> Path:
+        """The feed events of the last publication, to tell the holding agencies what is new after the next run."""
+        return self.home / "feed_events.parquet"
+
+    @property
     def archive_dir(self) -> Path:
         """Every file the ingestion has read, kept once and never changed: the landing is only a drop zone."""
         return self.home / "archive"

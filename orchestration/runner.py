@@ -20,6 +20,7 @@ from kodomo.ingest.app_deliveries import deliver_app_entries
 from kodomo.linkage.decisions import DECISIONS_FILE, write_run_decisions
 from kodomo.postgres import ensure_store_schemas
 from kodomo.settings import Settings
+from kodomo.sharing.case_records import rekey_case_records
 from kodomo.sharing.feed_changes import notify_feed_changes
 from orchestration.defs.conform.project import prepare_project
 from orchestration.lifecycle import RUN_TAG, exclusive_run, publish, published_files
@@ -54,8 +55,9 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
 
     What caseworkers entered in the app is delivered first, as their agencies' records
     (``kodomo.ingest.app_deliveries``), and the supervisors' linkage decisions are written into the build for the
-    linkage to apply (``kodomo.linkage.decisions``). After publishing, the agencies holding a child are told of its
-    new feed events (``kodomo.sharing.feed_changes``).
+    linkage to apply (``kodomo.linkage.decisions``). After publishing, case records follow their children's keys
+    (``kodomo.sharing.case_records``) and the agencies holding a child are told of its new feed events
+    (``kodomo.sharing.feed_changes``).
 
     Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
@@ -80,6 +82,7 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
                     instance=dagster, asset_selection=keys, run_config=QUIET, raise_on_error=True,
                     tags={RUN_TAG: "cli"})
         publish(settings)
+        rekey_case_records(settings)
         notify_feed_changes(settings)
 
 

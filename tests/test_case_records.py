@@ -17,9 +17,10 @@ from kodomo.operational import (CASEWORKER, MANAGER, SUPERVISOR, WorkerDecision,
                                 case_record_versions, case_records as case_records_table, connect, notification_reads,
                                 notifications)
 from kodomo.settings import Settings
-from kodomo.sharing.case_records import (ENTER_CASE_RECORD, UPDATE_CASE_RECORD, VIEW_CASE_RECORDS, Institution,
-                                         InvalidCaseRecord, StaleCaseRecord, case_record_versions as versions_of,
-                                         case_records, check_content, own_case_record, save_case_record)
+from kodomo.sharing.case_records import (ENTER_CASE_RECORD, REKEY_CASE_RECORDS, UPDATE_CASE_RECORD,
+                                         VIEW_CASE_RECORDS, Institution, InvalidCaseRecord, StaleCaseRecord,
+                                         case_record_versions as versions_of, case_records, check_content,
+                                         own_case_record, rekey_case_records, save_case_record)
 from kodomo.sharing.notifications import (VIEW_NOTIFICATIONS, feed_event_key, mark_read, notifications_for, notify,
                                          unread_count)
 
@@ -239,3 +240,17 @@ def test_a_decision_on_an_app_intake_is_not_told_again_when_the_run_delivers_its
         assert notify(transaction, person_key=world["person_key"], change="decision", source_agency_id=world["a"],
                       event_key=delivered, recipients=world["held"]) == 0
     assert _notified(engine) == told
+
+
+def test_a_record_follows_its_child_to_the_key_a_later_run_gives_it(engine, con, world, tmp_path, scored_world):
+    """A run that re-keys the child (a merge) moves the record with it, found through its anchor record."""
+    saved = _save(engine, con, world, _user(world, "a", "w-a"))
+    with engine.begin() as store:  # as if the record had been kept under the key of an earlier run
+        store.execute(case_records_table.update().where(case_records_table.c.id == saved.id)
+                      .values(person_key="key-of-an-earlier-run"))
+    (tmp_path / "warehouse.duckdb").symlink_to(scored_world["home"] / "warehouse.duckdb")
+    settings = Settings(home=tmp_path, env="local", postgres_url="")
+    assert rekey_case_records(settings) == 1
+    assert own_case_record(engine, _user(world, "a", "w-a"), world["person_key"]).id == saved.id
+    assert _actions(engine)[-2][1] == REKEY_CASE_RECORDS  # the last is the read's own audit row
+    assert rekey_case_records(settings) == 0

@@ -8,6 +8,7 @@ import io
 
 import duckdb
 import pytest
+from sqlalchemy import select
 
 from kodomo.appdata.access import load_agencies
 from kodomo.appdata.accounts import Account
@@ -15,7 +16,7 @@ from kodomo.cli import main
 from kodomo.contracts import person_feeds
 from kodomo.ingest.app_deliveries import NOTICE_CHILD_PREFIX, deliver_app_entries
 from kodomo.ingest.archive import APP_DELIVERIES, Archive
-from kodomo.operational import CASEWORKER, connect
+from kodomo.operational import CASEWORKER, connect, notifications
 from kodomo.settings import get_settings
 from kodomo.sharing.notices import app_alert_id, inbox, send_notice
 from orchestration.runner import build_platform
@@ -88,7 +89,11 @@ def test_app_notices_are_delivered_once_as_alerts_of_their_agency_and_reach_the_
     for row in (by_municipality, by_cgc):
         assert (row["child_name"], row["child_kana"], row["sex"], row["birth_date"]) in fields
 
+    with engine.connect() as store:
+        told = store.execute(select(notifications.c.agency_id, notifications.c.event_key)).all()
     build_platform(settings, landing)
+    with engine.connect() as store:  # holders were told when the notices were sent, not again when they are data
+        assert store.execute(select(notifications.c.agency_id, notifications.c.event_key)).all() == told
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("select count(*) from quarantine.rows where file like 'app/%'").fetchone() == (0,)
         linked = con.execute("""

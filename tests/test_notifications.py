@@ -16,7 +16,7 @@ from sqlalchemy import select
 from kodomo.contracts import contract
 from kodomo.operational import connect, notifications
 from kodomo.settings import Settings
-from kodomo.sharing.feed_changes import feed_events_path, notify_feed_changes, published_events
+from kodomo.sharing.feed_changes import notify_feed_changes, published_events
 from kodomo.sharing.notifications import feed_event_key
 from orchestration.runner import build_platform
 
@@ -46,12 +46,12 @@ def _told(settings: Settings) -> list[tuple]:
 
 
 def test_the_first_run_records_the_events_and_tells_nobody(copied, tmp_path):
-    kept = set(pd.read_parquet(feed_events_path(copied)).event_key)
+    kept = set(pd.read_parquet(copied.feed_events_path).event_key)
     assert kept == set(published_events(copied.warehouse_path).event_key) and len(kept) > 1000
     fresh = Settings(home=tmp_path, env="local", postgres_url="")
     shutil.copy(copied.warehouse_path, fresh.warehouse_path)
     assert notify_feed_changes(fresh) == 0
-    assert set(pd.read_parquet(feed_events_path(fresh)).event_key) == kept
+    assert set(pd.read_parquet(fresh.feed_events_path).event_key) == kept
     assert notify_feed_changes(fresh) == 0
     assert not (tmp_path / "operational.db").exists()  # nothing to tell: no store made
 

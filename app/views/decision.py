@@ -11,10 +11,13 @@ from sqlalchemy import Engine
 
 from app import session
 from app.i18n import has, literal, t
-from kodomo.appdata.access import AccessDenied, Agency
+from kodomo.appdata.access import AccessDenied, Agency, load_holdings
 from kodomo.appdata.accounts import Account
+from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
 from kodomo.intake_entries import DISPOSITIONS, decision_history, record_decision, review_reasons, worker_decision_of
 from kodomo.operational import WorkerDecision
+from kodomo.settings import get_settings
+from kodomo.sharing.case_records import case_record_holdings
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,19 @@ def decision_form(store: Engine, user: Account, shown: Shown, agencies: Mapping[
     show_history(decision_history(store, shown.agency_id, shown.report_id), lang)
 
 
+def _holders(store: Engine, person_key: str | None) -> list[str]:
+    """The agencies told of the decision: those holding the child in the warehouse and those keeping a case record
+    of it (a child the platform does not know yet is held by nobody else)."""
+    if person_key is None:
+        return []
+    try:
+        with read_only(get_settings().warehouse_path) as con:
+            held = [h.agency_id for h in load_holdings(con, person_key)]
+    except WarehouseUnavailable:
+        held = []
+    return sorted({*held, *(h.agency_id for h in case_record_holdings(store, person_key))})
+
+
 def _save(store: Engine, user: Account, shown: Shown, agencies: Mapping[str, Agency], history: list[dict],
           disposition: str | None, rationale: str, lang: str) -> None:
     if disposition is None:
@@ -88,7 +104,7 @@ def _save(store: Engine, user: Account, shown: Shown, agencies: Mapping[str, Age
         shown.probability, shown.model_version, shown.verdict, disposition=disposition,
         amends=history[-1]["id"] if history else None, band=shown.band)
     try:
-        record_decision(store, user, decision, shown.band, agencies)
+        record_decision(store, user, decision, shown.band, agencies, holders=_holders(store, shown.person_key))
     except AccessDenied as refused:
         st.error(t("refused", lang, reason=str(refused)))
         return

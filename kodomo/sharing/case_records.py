@@ -10,10 +10,14 @@ opened at, and a save over a newer one is refused (``StaleCaseRecord``), never m
 their jurisdiction holds (``kodomo.appdata.access``), or of whom their agency already keeps one. Reading is through
 the ``Grant`` of ``open_child``: the records of the agencies it opened. Every save writes its version, its audit row
 and the notifications of the other agencies holding the child in one transaction; every read is audited first.
+
+**Keys.** A record stores one of the child's records as its anchor (``kodomo.sharing.anchors``); after each run
+``rekey_case_records`` moves a record whose child got another person key to that key, so nothing kept is orphaned.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -24,19 +28,22 @@ from sqlalchemy import Engine, RowMapping, insert, select, update
 
 from kodomo.appdata.access import (DECIDING_ROLES, Agency, AccessDenied, Grant, Holding, in_jurisdiction,
                                    load_holdings, require_role)
-from kodomo.operational import PLAN_STATUSES, AccessEntry, AuditedTransaction, audited
+from kodomo.intake_entries import JAPAN
+from kodomo.operational import PLAN_STATUSES, SYSTEM, SYSTEM_USER, AccessEntry, AuditedTransaction, audited, connect
 from kodomo.operational import case_record_versions as versions_table
 from kodomo.operational import case_records as case_records_table
 from kodomo.parsing.codes import is_municipality_code
+from kodomo.settings import Settings
+from kodomo.sharing.anchors import anchor_of, current_keys
 from kodomo.sharing.notifications import case_record_keepers, notify
 
 if TYPE_CHECKING:
     from kodomo.appdata.accounts import Account
 
+log = logging.getLogger(__name__)
 INSTITUTION_KINDS = ("nursery", "kindergarten", "school", "other")
 ENTER_CASE_RECORD, UPDATE_CASE_RECORD = "enter_case_record", "update_case_record"
 VIEW_CASE_RECORDS = "view_case_records"
-JAPAN = dt.timezone(dt.timedelta(hours=9), "JST")
 _TEXT_FIELDS = ("address", "household", "situation", "support_plan")
 _USER_ID_LENGTH = case_records_table.c.worker_id.type.length
 
@@ -193,10 +200,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 def _anchor(con: duckdb.DuckDBPyConnection, person_key: str, agency_id: str) -> tuple[str | None, str | None]:
     """One record of the child in the linkage (the user's agency's if it holds one), which outlives the key."""
-    row = con.execute("""
-        select agency_id, local_child_id from linkage.person_links where person_key = ?
-        order by agency_id <> ?, agency_id, local_child_id limit 1""", [person_key, agency_id]).fetchone()
-    return row or (None, None)
+    return anchor_of(con, person_key, lambda held_by: (held_by != agency_id,))
 
 
 def _current(transaction: AuditedTransaction, agency_id: str, person_key: str) -> RowMapping | None:
@@ -320,3 +324,46 @@ def case_record_versions(engine: Engine, user: Account, grant: Grant) -> list[Ca
     with engine.connect() as store:
         return [CaseRecordVersion(agency_id, version, _aware(saved_at), saved_by)
                 for agency_id, version, saved_at, saved_by in store.execute(query)]
+
+
+# --- after a run
+
+REKEY_CASE_RECORDS = "rekey_case_records"
+
+
+def rekey_case_records(settings: Settings) -> int:
+    """Move each case record whose anchor record has another person key in the published linkage to that key (one
+    audit row for all); how many moved. A record whose new key its agency already keeps a record of stays where it is
+    and is logged: two records of one child in one agency are for a person to merge, not for a run."""
+    if not settings.is_production and not (settings.home / "operational.db").is_file():
+        return 0
+    engine = connect(settings)
+    try:
+        with engine.connect() as store:
+            rows = store.execute(select(case_records_table.c.id, case_records_table.c.agency_id,
+                                        case_records_table.c.person_key, case_records_table.c.anchor_agency_id,
+                                        case_records_table.c.anchor_local_child_id)).all()
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            keys = current_keys(con, ((r.anchor_agency_id, r.anchor_local_child_id) for r in rows))
+        kept = {(r.agency_id, r.person_key) for r in rows}
+        moves = []
+        for row in rows:
+            new = keys.get((row.anchor_agency_id, row.anchor_local_child_id))
+            if new is None or new == row.person_key:
+                continue
+            if (row.agency_id, new) in kept:
+                log.warning("case record %d of %s: its child is now %s, of whom the agency keeps another record; "
+                            "left under %s", row.id, row.agency_id, new, row.person_key)
+                continue
+            kept.add((row.agency_id, new))
+            moves.append((row.id, new))
+        if moves:
+            with audited(engine) as transaction:
+                for record_id, new in moves:
+                    transaction.con.execute(update(case_records_table).where(case_records_table.c.id == record_id)
+                                            .values(person_key=new))
+                transaction.log(AccessEntry(SYSTEM_USER, SYSTEM, REKEY_CASE_RECORDS,
+                                            detail=";".join(f"{i}>{k}" for i, k in moves)))
+    finally:
+        engine.dispose()
+    return len(moves)

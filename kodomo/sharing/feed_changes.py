@@ -4,9 +4,10 @@ After a run publishes its warehouse, the child timeline's events (``intermediate
 ``marts.child_timeline`` with each record's own ID) are compared with those of the previous publication by their
 ``feed_event_key``: where the event came from and what it says, never the person key, which a run may change. Each
 new event is told to every agency holding the child (``marts.child``) but the event's own, as one of the store's
-changes (``CHANGE_OF``; an assessment already known with another decision is a ``decision``).
+changes (``CHANGE_OF``; an assessment already known with another decision is a ``decision``), except a notice made
+in the app and delivered back as its agency's alerts row, whose holders were told when it was sent.
 
-The previous publication's keys are kept in ``$KODOMO_HOME/feed_events.parquet``, replaced only after the
+The previous publication's keys are kept in ``Settings.feed_events_path``, replaced only after the
 notifications are committed (the store keeps one notification per agency and key, so a crash in between tells
 nobody twice). The first run only records them: the whole history is no news. Re-running the same landing gives
 the same keys, and so tells nobody anything.
@@ -23,10 +24,10 @@ import pandas as pd
 from kodomo.contracts import FEEDS, contract
 from kodomo.operational import SYSTEM, SYSTEM_USER, AccessEntry, audited, connect
 from kodomo.settings import Settings
+from kodomo.sharing.notices import APP_ALERT_PREFIX
 from kodomo.sharing.notifications import Change, feed_event_key, notify_all
 
 log = logging.getLogger("kodomo.progress")
-FEED_EVENTS_FILE = "feed_events.parquet"
 NOTIFY_FEED_CHANGES = "notify_feed_changes"
 #: The store's change of each timeline event type (dbt_project/models/intermediate/int_child_events.sql).
 CHANGE_OF = {
@@ -51,10 +52,6 @@ _EVENTS = """
            child.agency_ids
     from intermediate.int_child_events as events
     inner join marts.child as child using (person_key)"""
-
-
-def feed_events_path(settings: Settings) -> Path:
-    return settings.home / FEED_EVENTS_FILE
 
 
 def change_of(event_type: str) -> str:
@@ -130,6 +127,11 @@ def _keep(path: Path, keys: pd.Series) -> None:
     os.replace(partial, path)
 
 
+def _sent_from_the_app(events: pd.DataFrame) -> pd.Series:
+    """Notices made in the app and delivered back as alerts rows: their holders were told when they were sent."""
+    return events.event_type.str.startswith(ALERT_PREFIX) & events.source_id.str.startswith(APP_ALERT_PREFIX)
+
+
 def notify_feed_changes(settings: Settings) -> int:
     """Tell the holding agencies of the events the published warehouse has and the previous one had not; how
     many notifications. The first run records the events and tells nobody."""
@@ -137,13 +139,13 @@ def notify_feed_changes(settings: Settings) -> int:
     if events is None:
         log.info("feed changes: the run built no timeline; nothing compared")
         return 0
-    path = feed_events_path(settings)
+    path = settings.feed_events_path
     if not path.is_file():
         _keep(path, events.event_key)
         log.info("feed changes: first run, %d events recorded as the baseline; nobody notified", len(events))
         return 0
     known = set(pd.read_parquet(path).event_key)
-    new = events[~events.event_key.isin(known)]
+    new = events[~events.event_key.isin(known) & ~_sent_from_the_app(events)]
     told = _tell(settings, new, known) if len(new) else 0
     _keep(path, events.event_key)
     log.info("feed changes: new events %d, notifications %d", len(new), told)

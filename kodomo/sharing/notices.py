@@ -50,6 +50,7 @@ from kodomo.health.record import NoHealthRecord, data_end
 from kodomo.intake_entries import JAPAN
 from kodomo.operational import (NOTICE_KINDS, SUPERVISOR, AccessEntry, audited, case_records, feed_notice_acks,
                                 notice_recipients, notices)
+from kodomo.sharing.anchors import anchor_of, current_keys
 from kodomo.sharing.notifications import notify
 
 ESCALATE_AFTER = dt.timedelta(days=3)
@@ -238,25 +239,8 @@ def _case_record(store: Connection, agency_id: str, person_key: str) -> dict | N
 def _anchor(con: duckdb.DuckDBPyConnection, user: Account, person_key: str,
             agencies: Mapping[str, Agency]) -> tuple[str, str] | tuple[None, None]:
     """One record of the child, the sender's agency's first, then its jurisdiction's."""
-    records = con.execute("select agency_id, local_child_id from linkage.person_links where person_key = ?",
-                          [person_key]).fetchall()
-    if not records:
-        return None, None
-    return min(records, key=lambda r: (r[0] != user.agency_id, not in_jurisdiction(user, r[0], agencies), r))
-
-
-def _current_keys(con: duckdb.DuckDBPyConnection, anchors: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """The person key each anchor record has in the published linkage."""
-    anchors = sorted({a for a in anchors if a[0] is not None})
-    if not anchors:
-        return {}
-    rows = con.execute("""
-        select links.agency_id, links.local_child_id, links.person_key
-        from linkage.person_links as links
-        inner join (select unnest($agencies) as agency_id, unnest($locals) as local_child_id) as wanted
-            using (agency_id, local_child_id)""",
-                       {"agencies": [a for a, _ in anchors], "locals": [c for _, c in anchors]}).fetchall()
-    return {(agency, local): key for agency, local, key in rows}
+    return anchor_of(con, person_key, lambda agency_id: (agency_id != user.agency_id,
+                                                         not in_jurisdiction(user, agency_id, agencies)))
 
 
 # --- reading notices of both sources
@@ -273,7 +257,7 @@ def _app_notices(store: Connection, con: duckdb.DuckDBPyConnection, now: dt.date
     receivers: dict[int, list] = {}
     for r in store.execute(select(notice_recipients)):
         receivers.setdefault(r.notice_id, []).append((r.agency_id, r.acknowledged_at, r.acknowledged_by))
-    keys = _current_keys(con, ((r.anchor_agency_id, r.anchor_local_child_id) for r in rows))
+    keys = current_keys(con, ((r.anchor_agency_id, r.anchor_local_child_id) for r in rows))
     return [Notice(f"{APP}:{r.id}", APP, r.kind, keys.get((r.anchor_agency_id, r.anchor_local_child_id), r.person_key),
                    r.from_agency_id, r.sent_by, _utc(r.sent_at), r.destination_municipality_code, r.summary,
                    json.loads(r.essentials), _receipts(receivers.get(r.id, ()), _utc(r.sent_at), now),
