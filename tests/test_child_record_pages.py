@@ -23,6 +23,7 @@ from kodomo.health.record import Checkup, HealthRecord
 from kodomo.operational import CASEWORKER, HEALTH_STAFF, SUPERVISOR, audit_log, audited, notifications
 from kodomo.settings import get_settings
 from kodomo.sharing.case_records import check_content, own_case_record, save_case_record
+from kodomo.sharing.notices import open_missing
 from kodomo.sharing.notifications import notify, unread_count
 from ml.live_scoring import intake_lines
 
@@ -259,6 +260,25 @@ def test_a_moved_notice_reaches_the_destination_which_acknowledges_it(world):
     assert not inbox.exception and not inbox.error
     assert not [b for b in inbox.button if b.key == ack.key]
     assert any(literal("cw.record.receiver") in c.value for c in inbox.caption)
+
+
+def test_a_missing_notice_is_sent_and_a_found_notice_closes_it(world):
+    person_key = world["child"]["person_key"]
+    with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as con:
+        assert not open_missing(world["engine"], con, person_key)  # the world's child is not missing
+    page = _record(_caseworker(world, "cw.record.missing", world["holders"][0]), person_key)
+    page.text_area(key="record.missing_summary").input("2日前から登校せず、家庭訪問でも不在。")
+    _button(page, t("record.send"), 1).click().run()  # the moved form's button comes first
+    assert not page.exception, page.exception
+    assert any(s.value.startswith("所在不明の連絡を送りました") for s in page.success), [e.value for e in page.error]
+    assert any(w.value.startswith("所在不明の連絡が未解決です") for w in page.warning)
+    assert not [e for e in page.expander if e.label == t("record.send_missing")]
+    page.text_area(key="record.found_summary").input("祖母宅にいることを確認。")
+    _button(page, t("record.send"), 1).click().run()
+    assert not page.exception and not page.error
+    assert not any(w.value.startswith("所在不明の連絡が未解決です") for w in page.warning)
+    with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as con:
+        assert not open_missing(world["engine"], con, person_key)
 
 
 def test_supervisors_see_notices_unacknowledged_for_more_than_three_days(world):
