@@ -159,9 +159,14 @@ def test_a_moved_notice_sent_from_the_record_is_acknowledged_by_the_destination(
         expect(main.get_by_role("heading", name="経過（全機関）")).to_be_visible(timeout=30_000)
         moved = main.locator("[data-testid=stExpander]").filter(has_text="転居の連絡を送る")
         moved.get_by_text("転居の連絡を送る").click()
-        moved.get_by_label("転居先の市町村").click()
-        page.keyboard.type(destination.agency_id)
+        place = f"{destination.name}（{destination.agency_id}）"
+        chooser = moved.get_by_role("combobox", name="転居先の市町村")
+        chooser.click()
+        chooser.fill(destination.agency_id)
+        expect(page.get_by_role("option", name=place)).to_have_count(1)  # filtered down to the destination
+        expect(page.get_by_role("option")).to_have_count(1)
         page.keyboard.press("Enter")
+        expect(chooser).to_have_value(place)
         moved.get_by_role("textbox").fill(summary)
         moved.get_by_role("button", name="送信").click()
         # the sent notice joins the child's notices, with who has not acknowledged it yet
