@@ -30,7 +30,7 @@ from kodomo.operational import HEALTH_STAFF, PLAN_STATUSES
 from kodomo.sharing.case_records import (FIELDS, INSTITUTION_KINDS, CaseRecord, InvalidCaseRecord, StaleCaseRecord,
                                          case_record_holdings, case_record_versions, case_records, check_content,
                                          save_case_record)
-from kodomo.sharing.notices import (APP, FOUND, MISSING, MOVED, InvalidNotice, Notice, notices_of_child, open_missing,
+from kodomo.sharing.notices import (FOUND, MISSING, MOVED, InvalidNotice, Notice, notices_of_child, open_missing,
                                     send_notice)
 from kodomo.sharing.timeline import Gap, TimelineEvent, child_timeline, gaps
 from kodomo.settings import get_settings
@@ -497,16 +497,15 @@ def _notice_forms(store, con, user, person_key: str, known, lang: str) -> None:
     for missing in open_now:
         st.warning(t("record.missing_open", lang, at=when(missing.sent_at),
                      agency=literal(agency_name(missing.from_agency_id, known, lang))))
-    closable = [n for n in open_now if n.source == APP]  # the feed's missing notices are closed by the feed
-    if closable:
+    if open_now:  # a found notice closes the oldest open missing notice, from the app or the alerts feed
         with st.expander(t("record.send_found", lang)):
             with st.form(f"record.found_form.{person_key}"):
                 st.text_area(t("record.summary", lang), key="record.found_summary")
                 if st.form_submit_button(t("record.send", lang)):
                     _send(store, con, user, person_key, FOUND, known, "record.found_summary", lang,
-                          closes=closable[0].ref)
+                          closes=open_now[0].ref)
                     st.rerun()
-    elif not open_now:
+    else:
         with st.expander(t("record.send_missing", lang)):
             with st.form(f"record.missing_form.{person_key}"):
                 st.text_area(t("record.summary", lang), key="record.missing_summary")
