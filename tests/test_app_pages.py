@@ -35,7 +35,8 @@ def test_every_role_has_a_menu_and_every_page_file_exists():
         assert pages_for(role)
     assert {p.key for p in pages_for("caseworker")["section.intakes"]} == {"queue", "entry", "intake"}
     assert {p.key for pages in pages_for("supervisor").values() for p in pages} == {
-        "queue", "entry", "intake", "search", "review", "flags", "linkage_review", "statistics"}
+        "queue", "entry", "intake", "search", "child_record", "notices", "review", "flags", "linkage_review",
+        "statistics"}
     assert [p.key for pages in pages_for("manager").values() for p in pages] == ["statistics"]
     assert all((APP.parent / p.file).is_file() for p in ALL_PAGES)
     with pytest.raises(ValueError, match="role 'guest'"):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from kodomo.appdata.access import AccessDenied, load_agencies, load_holdings, open_child
 from kodomo.appdata.accounts import Account
 from kodomo.intake_entries import record_decision
-from kodomo.operational import (CASEWORKER, MANAGER, SUPERVISOR, WorkerDecision, audit_log, audited,
+from kodomo.operational import (CASEWORKER, FAMILY_SUPPORT, MANAGER, SUPERVISOR, WorkerDecision, audit_log, audited,
                                 case_record_versions, case_records as case_records_table, connect, notification_reads,
                                 notifications)
 from kodomo.settings import Settings
@@ -194,6 +194,9 @@ def test_a_grant_opens_only_its_agencies_records_and_the_view_is_audited(engine,
                      (VIEW_CASE_RECORDS, ";".join(sorted({*with_purpose.agencies, world["a"]})))]
     with pytest.raises(AccessDenied):  # someone else's grant
         case_records(engine, b, own)
+    desk = Account("d-1", "ひとり親窓口", world["a"], FAMILY_SUPPORT)  # the one-stop desk reads no case record
+    with pytest.raises(AccessDenied, match="family_support"):
+        case_records(engine, desk, open_child(engine, desk, world["person_key"], holdings, world["agencies"]))
 
 
 def test_the_inbox_counts_unread_per_person_and_marks_only_the_agencys_own(engine, con, world):

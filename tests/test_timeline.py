@@ -159,3 +159,27 @@ def test_the_scored_world_shows_gaps_a_caseworker_would_act_on(warehouse):
 def test_a_grant_without_a_child_is_refused(warehouse):
     with pytest.raises(ValueError, match="names no child"):
         child_timeline(warehouse, Grant("u", None, ("111007",), None, ()))
+
+
+def test_a_reports_score_and_the_decisions_recorded_in_the_app_join_its_timeline(warehouse, tmp_path):
+    from kodomo.operational import WorkerDecision, connect, record_decision
+    from kodomo.settings import Settings
+    from kodomo.sharing.timeline import APP_DECISION, RISK_SCORE, with_scores_and_decisions
+
+    [(person_key, agency_id, report_id, score, version)] = warehouse.execute("""
+        select person_key, agency_id, report_id, risk_score, model_version from ml.intake_scores
+        order by agency_id, report_id limit 1""").fetchall()
+    holders = tuple(h.agency_id for h in load_holdings(warehouse, person_key))
+    events = child_timeline(warehouse, Grant("u", person_key, holders, None, ()))
+    store = connect(Settings(home=tmp_path, env="local", postgres_url=""))
+    record_decision(store, WorkerDecision(agency_id, report_id, person_key, "w-1", "protect", "顔面のあざ",
+                                          score, version, disposition="temporary_protection"))
+    joined = with_scores_and_decisions(warehouse, store, events)
+    store.dispose()
+    [scored] = [e for e in joined if e.event_type == RISK_SCORE and e.report_id == report_id]
+    [decided] = [e for e in joined if e.event_type == APP_DECISION]
+    assert (scored.agency_id, scored.risk_score, scored.model_version) == (agency_id, score, version)
+    assert (decided.worker_id, decided.disposition, decided.risk_score) == ("w-1", "temporary_protection", score)
+    assert len(joined) == len(events) + len([e for e in joined if e.event_type == RISK_SCORE]) + 1
+    assert len({e.sequence for e in joined}) == len(joined)
+    assert [(e.at, e.known_at) for e in joined] == sorted((e.at, e.known_at) for e in joined)

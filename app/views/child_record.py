@@ -32,7 +32,8 @@ from kodomo.sharing.case_records import (FIELDS, INSTITUTION_KINDS, CaseRecord, 
                                          save_case_record)
 from kodomo.sharing.notices import (FOUND, MISSING, MOVED, InvalidNotice, Notice, notices_of_child, open_missing,
                                     send_notice)
-from kodomo.sharing.timeline import Gap, TimelineEvent, child_timeline, gaps
+from kodomo.sharing.timeline import (APP_DECISION, RISK_SCORE, Gap, TimelineEvent, child_timeline, gaps,
+                                     with_scores_and_decisions)
 from kodomo.settings import get_settings
 
 PAGE = "routes/child_record.py"  # relative to app/main.py
@@ -299,6 +300,13 @@ def _detail(e: TimelineEvent, known, lang: str) -> str:
     if e.event_type in ("move_in", "move_out"):
         return t("record.detail.move", lang, from_place=agency_name(e.from_municipality_code, known, lang),
                  to_place=agency_name(e.to_municipality_code, known, lang))
+    if e.event_type == RISK_SCORE:
+        return t("record.detail.risk_score", lang, probability=f"{e.risk_score:.1%}", version=e.model_version)
+    if e.event_type == APP_DECISION:
+        shown = "—" if e.risk_score is None else f"{e.risk_score:.1%}"
+        what = _label("disposition", e.disposition, lang) if e.disposition else _label("decision", e.worker_decision,
+                                                                                          lang)
+        return t("record.detail.app_decision", lang, disposition=what, worker=literal(e.worker_id), probability=shown)
     if e.event_type == "alert_moved" and e.destination_agency_id:
         return t("record.detail.notice_to", lang, to=agency_name(e.destination_agency_id, known, lang))
     return ""
@@ -338,7 +346,8 @@ def _timeline_rows(events, versions, found: list[Gap], known, lang: str) -> pd.D
 
 def _show_timeline(store, con, user, grant: Grant, holdings, known, lang: str) -> None:
     st.header(t("record.timeline", lang))
-    events = _cached(f"record.timeline.{grant.person_key}", lambda: child_timeline(con, grant))
+    events = _cached(f"record.timeline.{grant.person_key}",
+                     lambda: with_scores_and_decisions(con, store, child_timeline(con, grant)))
     versions = case_record_versions(store, user, grant)
     unseen = {h.agency_id for h in holdings} - set(grant.agencies)
     found = gaps(events, known, unseen=unseen)

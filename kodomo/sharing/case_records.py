@@ -29,7 +29,8 @@ from sqlalchemy import Engine, RowMapping, insert, select, update
 from kodomo.appdata.access import (DECIDING_ROLES, Agency, AccessDenied, Grant, Holding, in_jurisdiction,
                                    load_holdings, require_role)
 from kodomo.intake_entries import JAPAN
-from kodomo.operational import PLAN_STATUSES, SYSTEM, SYSTEM_USER, AccessEntry, AuditedTransaction, audited, connect
+from kodomo.operational import (HEALTH_STAFF, PLAN_STATUSES, SYSTEM, SYSTEM_USER, AccessEntry, AuditedTransaction,
+                                audited, connect)
 from kodomo.operational import case_record_versions as versions_table
 from kodomo.operational import case_records as case_records_table
 from kodomo.parsing.codes import is_municipality_code
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 INSTITUTION_KINDS = ("nursery", "kindergarten", "school", "other")
 ENTER_CASE_RECORD, UPDATE_CASE_RECORD = "enter_case_record", "update_case_record"
 VIEW_CASE_RECORDS = "view_case_records"
+READING_ROLES = (*DECIDING_ROLES, HEALTH_STAFF)
 _TEXT_FIELDS = ("address", "household", "situation", "support_plan")
 _USER_ID_LENGTH = case_records_table.c.worker_id.type.length
 
@@ -293,7 +295,10 @@ def case_record_holdings(engine: Engine, person_key: str) -> tuple[Holding, ...]
 
 
 def _granted(user: Account, grant: Grant) -> tuple[str, ...]:
-    """The agencies whose case records the grant opened (and the user's own agency's record)."""
+    """The agencies whose case records the grant opened (and the user's own agency's record). Caseworkers,
+    supervisors and health staff read them: since 2024 a municipality's child welfare and maternal and child health
+    staff work as one こども家庭センター; the one-stop desk does not."""
+    require_role(user, *READING_ROLES)
     if grant.user_id != user.user_id or grant.person_key is None:
         raise AccessDenied(f"the grant is {grant.user_id}'s, not {user.user_id}'s, or names no child")
     return tuple(sorted({*grant.agencies, user.agency_id}))

@@ -1,7 +1,9 @@
 """One child's timeline across agencies (``marts.child_timeline``) and the gaps in it that a caseworker must see.
 
 The timeline is the rows of the agencies a ``Grant`` opened, each event with the agency whose record holds it,
-the feed it came from and when the platform could know it. The gaps are pure functions over those rows:
+the feed it came from and when the platform could know it; ``with_scores_and_decisions`` adds, for the reports among
+them, the model's probability (``ml.intake_scores``, known when scored) and each decision a worker recorded in the
+app (the operational store's ``worker_decisions``, known when recorded). The gaps are pure functions over the rows:
 
 - a move out to a municipality of the region with no move-in recorded there (the destination's record is the
   one that should follow the child);
@@ -17,11 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import duckdb
+from sqlalchemy import Engine, select, tuple_
 
 from kodomo.appdata.access import Agency, Grant
+from kodomo.appdata.warehouse import table_exists
+from kodomo.intake_entries import JAPAN
+from kodomo.operational import worker_decisions
+from ml.store import INTAKE_SCORES
 
 TIMELINE = "marts.child_timeline"
 SAFETY_CHECK = dt.timedelta(hours=48)  # the national rule: the child is seen within 48 hours of the report
@@ -55,10 +62,16 @@ class TimelineEvent:
     to_municipality_code: str | None = None
     alert_type: str | None = None
     destination_agency_id: str | None = None
+    risk_score: float | None = None  # a score's calibrated probability
+    model_version: str | None = None  # the model that gave it
+    worker_id: str | None = None  # who recorded an app decision
+    disposition: str | None = None  # what they recorded (kodomo.intake_entries.DISPOSITIONS)
 
 
 _COLUMNS = {"sequence": "event_sequence", "at": "event_at"}
-_SELECTED = ", ".join(_COLUMNS.get(f.name, f.name) for f in fields(TimelineEvent))
+_APP_ONLY = ("risk_score", "model_version", "worker_id", "disposition")
+_SELECTED = ", ".join(_COLUMNS.get(f.name, f.name) for f in fields(TimelineEvent) if f.name not in _APP_ONLY)
+RISK_SCORE, APP_DECISION = "risk_score", "app_decision"
 
 
 def child_timeline(con: duckdb.DuckDBPyConnection, grant: Grant) -> list[TimelineEvent]:
@@ -71,6 +84,45 @@ def child_timeline(con: duckdb.DuckDBPyConnection, grant: Grant) -> list[Timelin
         where person_key = $key and list_contains($agencies, agency_id)
         order by event_sequence""", {"key": grant.person_key, "agencies": list(grant.agencies)}).fetchall()
     return [TimelineEvent(*row) for row in rows]
+
+
+def with_scores_and_decisions(con: duckdb.DuckDBPyConnection, store: Engine,
+                              events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
+    """The events with, for each report among them, its score and the decisions recorded in the app, in time order
+    (new events are numbered after the timeline's own)."""
+    reports = {(e.agency_id, e.report_id): e for e in events if e.event_type == "report_received"}
+    if not reports:
+        return list(events)
+    wanted = {"agencies": [a for a, _ in reports], "reports": [r for _, r in reports]}
+    added = []
+    if table_exists(con, INTAKE_SCORES):
+        for agency_id, report_id, score, version, scored_at in con.execute(f"""
+                select agency_id, report_id, risk_score, model_version, scored_at from {INTAKE_SCORES}
+                inner join (select unnest($agencies) as agency_id, unnest($reports) as report_id) using (agency_id, report_id)
+                """, wanted).fetchall():
+            report = reports[(agency_id, report_id)]
+            added.append(replace(report, event_type=RISK_SCORE, known_at=max(scored_at, report.known_at),
+                                 source_feed="ml", risk_score=score, model_version=version))
+    decided = worker_decisions.c
+    with store.connect() as read:
+        rows = read.execute(select(decided.agency_id, decided.report_id, decided.decided_at, decided.decision,
+                                   decided.disposition, decided.worker_id, decided.risk_score_shown,
+                                   decided.model_version)
+                            .where(tuple_(decided.agency_id, decided.report_id).in_(list(reports)))
+                            .order_by(decided.id)).all()
+    for agency_id, report_id, decided_at, decision, disposition, worker_id, shown, version in rows:
+        at = _japan_time(decided_at)
+        added.append(replace(reports[(agency_id, report_id)], event_type=APP_DECISION, at=at, known_at=at,
+                             source_feed="app", worker_decision=decision, disposition=disposition,
+                             worker_id=worker_id, risk_score=shown, model_version=version))
+    last = max((e.sequence for e in events), default=0)
+    added = [replace(e, sequence=last + i) for i, e in enumerate(sorted(added, key=lambda e: (e.at, e.known_at)), 1)]
+    return sorted([*events, *added], key=lambda e: (e.at, e.known_at, e.sequence))
+
+
+def _japan_time(at: dt.datetime) -> dt.datetime:
+    """A store time (aware, or naive UTC from SQLite) as the marts keep times: naive Japan time."""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(JAPAN).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
