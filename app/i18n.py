@@ -888,6 +888,7 @@ _SHARING = {
     "record.event.alert_missing": ("所在不明の連絡", "Missing notice"),
     "record.event.alert_found": ("所在確認の連絡", "Found notice"),
     "record.event.case_record": ("児童記録票を保存（第{version}版・{by}）", "Case record saved (version {version}, {by})"),
+    "record.identity": ("{kana}（{name}）　{birth_date} 生まれ", "{kana} ({name}), born {birth_date}"),
     "record.event.risk_score": ("リスク評価（予測モデル）", "Risk score (model)"),
     "record.event.app_decision": ("職員の判断を記録", "Worker's decision recorded"),
     "record.detail.risk_score": ("確率 {probability}（モデル v{version}）", "probability {probability} (model v{version})"),

@@ -161,6 +161,8 @@ def test_a_caseworker_searches_a_child_and_opens_the_record(world):
     assert not at.exception, at.exception
     assert at.title[0].value == t("record.title")
     assert t("record.holders") in [s.value for s in at.subheader]
+    identity = t("record.identity", **{k: literal(world["child"][k]) for k in ("name", "kana", "birth_date")})
+    assert at.subheader[0].value == identity  # who the child is, from the records the grant opened
     assert [h.value for h in at.header][:2] == [t("record.case_records"), t("record.timeline")]
     at.run()  # a rerun reads nothing again: one view audited
     assert len(_actions(world, user, VIEW_CHILD)) == 1

@@ -21,6 +21,7 @@ from app.services import agencies, operational_store
 from app.views.health import show_record
 from kodomo.appdata.access import (DECIDING_ROLES, AccessDenied, Grant, Holding, in_jurisdiction,
                                    load_holdings, open_child)
+from kodomo.appdata.search import child_identity
 from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
 from kodomo.health.access import open_health_record
 from kodomo.health.growth import MEASURES, curves_for, growth_points
@@ -223,7 +224,6 @@ def _case_form(store, con, user, person_key: str, own: CaseRecord | None, known,
     version_key = f"record.version.{person_key}"
     if session.value(version_key) is None:
         session.put(version_key, ("opened", own.version if own else None))
-    st.markdown("#### " + (t("record.edit_own", lang, version=own.version) if own else t("record.create_own", lang)))
     _prefill(person_key, own, user)
     key = lambda field: _form_key(person_key, field)  # noqa: E731
     with st.form(f"record.case_form.{person_key}"):
@@ -281,7 +281,9 @@ def _show_case_records(store, con, user, grant: Grant, known, lang: str) -> None
         _show_case_record(record, known, lang)
     if user.role in DECIDING_ROLES:
         own = next((r for r in records if r.agency_id == user.agency_id), None)
-        _case_form(store, con, user, person_key, own, known, lang)
+        title = t("record.edit_own", lang, version=own.version) if own else t("record.create_own", lang)
+        with st.expander(title):  # the record is read far more often than written: the form waits until asked
+            _case_form(store, con, user, person_key, own, known, lang)
 
 
 # --- the timeline
@@ -554,6 +556,8 @@ def render(lang: str, user) -> None:
             grant = _grant(store, user, person_key, holdings, known, lang)
             if grant is None:
                 return
+            if identity := child_identity(con, person_key, grant.agencies):
+                st.subheader(t("record.identity", lang, **{k: literal(v) for k, v in identity.items()}))
             _show_holders(holdings, grant, known, lang)
             _show_case_records(store, con, user, grant, known, lang)
             _show_timeline(store, con, user, grant, holdings, known, lang)
