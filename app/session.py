@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app.i18n import DEFAULT_LANGUAGE
+from app.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from kodomo.appdata.access import Grant
 from kodomo.appdata.accounts import Account, Session, SessionExpired
 
 LANGUAGE_KEY = "language"
 _SESSION, _EXPIRED, _OPENED, _CURRENT = "signed_in", "expired_notice", "opened_intakes", "current_intake"
 _KEPT = "kept."  # prefix of the copies of typed values that outlive their widgets
+_IN_LANGUAGE = "@"  # a choice widget's key in one language: <key>@<language> (keep_choice)
 
 
 def language() -> str:
@@ -87,20 +88,46 @@ def keep(widget_key: str) -> str:
     return widget_key
 
 
+def keep_choice(widget_key: str) -> str:
+    """``keep`` for a choice widget (radio, select box, multiselect) whose options are shown in the page's language.
+
+    Streamlit's front end keeps a keyed widget whose options' text changed and then shows nothing chosen, though the
+    value stands: after a language switch the worker would see blank answers. So the widget is keyed per language
+    (``<key>@<language>``) and its value carried over from the other language's; ``remember``, ``value`` and
+    ``forget`` take the plain key."""
+    keyed = _in_language(widget_key)
+    kept = st.session_state.get(_KEPT + widget_key)
+    if keyed not in st.session_state and kept is not None:
+        st.session_state[keyed] = kept
+    return keyed
+
+
+def _in_language(widget_key: str, lang: str | None = None) -> str:
+    return f"{widget_key}{_IN_LANGUAGE}{lang or language()}"
+
+
+def _plain(key: str) -> str:
+    return key.rsplit(_IN_LANGUAGE, 1)[0]
+
+
 def remember(*widget_keys: str) -> None:
     for key in widget_keys:
-        if key in st.session_state:
-            st.session_state[_KEPT + key] = st.session_state[key]
+        current = key if key in st.session_state else _in_language(_plain(key))
+        if current in st.session_state:
+            st.session_state[_KEPT + _plain(key)] = st.session_state[current]
 
 
 def forget(*widget_keys: str) -> None:
     """After a save: the next form starts empty."""
-    for key in widget_keys:
-        st.session_state.pop(_KEPT + key, None)
-        st.session_state.pop(key, None)
+    for key in map(_plain, widget_keys):
+        for name in (_KEPT + key, key, *(_in_language(key, lang) for lang in LANGUAGES)):
+            st.session_state.pop(name, None)
 
 
 def value(key: str, default=None):
+    """A stored value, or a widget's (a choice widget's by its plain key, in the page's language)."""
+    if key not in st.session_state and _in_language(key) in st.session_state:
+        return st.session_state[_in_language(key)]
     return st.session_state.get(key, default)
 
 

@@ -9,8 +9,9 @@ Four services, each a child process of this supervisor, each logging to ``$KODOM
 - ``app``: the Streamlit app on ``Settings.app_port`` (health: ``/_stcore/health``).
 
 A service that exits is started again after a pause that doubles up to a minute (a crash loop does not spin).
-``SIGTERM`` or ``SIGINT`` (Ctrl-C, ``python -m orchestration.serve --stop``) stops every service and waits for it;
-the children die with the supervisor even if it is killed (``PR_SET_PDEATHSIG``). Nothing is lost by a crash:
+``SIGTERM`` or ``SIGINT`` (Ctrl-C, ``python -m orchestration.serve --stop``) stops every service with what it started
+(each leads a process group) and waits for them; the services die with the supervisor even if it is killed
+(``PR_SET_PDEATHSIG``). Nothing is lost by a crash:
 runs and their events are in Dagster's storage, a run killed mid-way is recovered by the next one
 (``orchestration.lifecycle``: the build is discarded, the published state stands) and the landing sensor asks
 again for the delivery it did not publish; what people enter is committed in the operational store.
@@ -96,9 +97,11 @@ class Running:
 def _start(running: Running, settings: Settings, env: dict[str, str]) -> None:
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.logs_dir / f"{running.service.name}.log", "ab") as out:
+        # Each service leads a process group, so that stopping it also stops what it started (Dagster's code
+        # servers, MLflow's workers).
         running.process = subprocess.Popen(running.service.command(settings), cwd=ROOT, env=env, stdout=out,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           preexec_fn=_die_with_parent)
+                                           preexec_fn=_die_with_parent, process_group=0)
     log.info("%s started (pid %d)", running.service.name, running.process.pid)
 
 
@@ -153,17 +156,27 @@ def supervise(settings: Settings, services: tuple[Service, ...] = SERVICES) -> i
     return 0
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:  # the group has ended
+        pass
+
+
 def _stop_all(running: list[Running]) -> None:
-    alive = [each.process for each in running if each.process is not None and each.process.poll() is None]
-    for process in alive:
-        process.terminate()
+    """SIGTERM to every service's process group; what is left after the grace period is killed."""
+    started = [each.process for each in running if each.process is not None]
+    for process in started:
+        _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in alive:
+    for process in started:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            pass
+    for process in started:  # a service's children that outlived it, or a service that would not stop
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
 
 
 def stop_running(settings: Settings, timeout: float = STOP_GRACE_SECONDS + 10) -> bool:

@@ -228,13 +228,13 @@ def test_the_checklist_stands_beside_the_model_under_its_official_name(platform,
 def test_a_decision_is_the_workers_needs_a_rationale_and_keeps_what_was_shown(platform, chosen):
     stored = len(_rows(worker_decisions))
     at = _open(_app(platform["worker"]), chosen)
-    disposition = next(r for r in at.radio if r.key.endswith(".disposition"))
+    disposition = next(r for r in at.radio if ".disposition@" in r.key)
     assert disposition.value is None  # the model never pre-selects
     disposition.set_value("home_guidance")
     next(b for b in at.button if b.label == t("submit")).click().run()
     assert t("rationale_missing") in [e.value for e in at.error] and len(_rows(worker_decisions)) == stored
 
-    next(r for r in at.radio if r.key.endswith(".disposition")).set_value("home_guidance")
+    next(r for r in at.radio if ".disposition@" in r.key).set_value("home_guidance")
     next(a for a in at.text_area if a.key.endswith(".rationale")).input("家庭訪問で養育状況を確認する")
     next(b for b in at.button if b.label == t("submit")).click().run()
     assert at.success
@@ -243,12 +243,12 @@ def test_a_decision_is_the_workers_needs_a_rationale_and_keeps_what_was_shown(pl
         chosen["agency"], chosen["report"], platform["worker"].user_id, "no_protect", "home_guidance")
     assert saved["risk_score_shown"] == pytest.approx(chosen["score"]) and saved["model_version"] == chosen["version"]
     at.run()
-    assert next(r for r in at.radio if r.key.endswith(".disposition")).value is None  # a fresh form for the next
+    assert next(r for r in at.radio if ".disposition@" in r.key).value is None  # a fresh form for the next
     history = _table(at, t("col_rationale"))
     assert "家庭訪問で養育状況を確認する" in list(history[t("col_rationale")])
 
     # An amendment is a new row naming the one it amends.
-    next(r for r in at.radio if r.key.endswith(".disposition")).set_value("continued_investigation")
+    next(r for r in at.radio if ".disposition@" in r.key).set_value("continued_investigation")
     next(a for a in at.text_area if a.key.endswith(".rationale")).input("学校からの追加情報を待つ")
     next(b for b in at.button if b.label == t("submit")).click().run()
     first, amended = _rows(worker_decisions)[stored:]

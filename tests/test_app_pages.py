@@ -237,6 +237,11 @@ def test_another_jurisdictions_intake_needs_a_purpose_and_is_flagged(world):
         "view_other_jurisdiction", outside["agency_id"], "転居前の経過確認のため")
 
 
+def _plain(key: str | None) -> str | None:
+    """A widget's key without the language a choice widget is keyed in (``app.session.keep_choice``)."""
+    return key and key.split("@")[0]
+
+
 def _fill_entry(at: AppTest, **overrides) -> AppTest:
     values = {"received_date": dt.date.today() - dt.timedelta(days=1), "received_time": dt.time(10, 30),
               "route": "school", "abuse_types": ["physical"], "child_name": "山田 花子", "child_kana": "ヤマダ ハナコ",
@@ -246,7 +251,7 @@ def _fill_entry(at: AppTest, **overrides) -> AppTest:
         if value is None:
             continue
         widget = next(w for kind in (at.date_input, at.time_input, at.selectbox, at.multiselect, at.text_input,
-                                     at.radio) for w in kind if w.key == key)
+                                     at.radio) for w in kind if _plain(w.key) == key)
         widget.set_value(value)
     return at.run()
 
@@ -269,13 +274,15 @@ def test_typed_values_survive_a_language_switch_and_a_page_change(world):
     at = _signed_in(world, "caseworker")
     at.switch_page("routes/entry.py").run()
     at.text_input(key="entry.child_name").input("佐藤 一郎").run()
-    next(r for r in at.radio if r.key == "entry.domestic_violence").set_value("yes").run()
+    next(r for r in at.radio if r.key == "entry.domestic_violence@ja").set_value("yes").run()
     at.sidebar.radio(key="language").set_value("en").run()
     assert at.text_input(key="entry.child_name").value == "佐藤 一郎"
+    # a choice is keyed per language, so that the browser shows it chosen after the switch (app/session.keep_choice)
+    assert next(r for r in at.radio if r.key == "entry.domestic_violence@en").value == "yes"
     at.switch_page("routes/queue.py").run()
     at.switch_page("routes/entry.py").run()
     assert at.text_input(key="entry.child_name").value == "佐藤 一郎"
-    assert next(r for r in at.radio if r.key == "entry.domestic_violence").value == "yes"
+    assert next(r for r in at.radio if _plain(r.key) == "entry.domestic_violence").value == "yes"
 
 
 def test_a_saved_intake_is_scored_with_reasons_and_the_checklist_and_a_decision_against_it_goes_to_review(world):
@@ -285,7 +292,7 @@ def test_a_saved_intake_is_scored_with_reasons_and_the_checklist_and_a_decision_
     at.switch_page("routes/entry.py").run()
     _fill_entry(at, address_municipality_code=code)
     for item, answer in {"injury_present": "yes", "injury_severity": "severe", "caregiver_threatens_harm": "yes"}.items():
-        next(r for r in at.radio if r.key == f"entry.{item}").set_value(answer)
+        next(r for r in at.radio if _plain(r.key) == f"entry.{item}").set_value(answer)
     at.run()
     _button(at, t("save_intake")).click().run()
     assert not at.exception, at.exception
@@ -297,7 +304,7 @@ def test_a_saved_intake_is_scored_with_reasons_and_the_checklist_and_a_decision_
     saved = [r for r in _audit(world) if r["action"] == "enter_intake" and r["user_id"] == demo.user_id]
     assert saved
     # Not protecting against the sheet's emergency verdict goes to the supervisor.
-    next(r for r in at.radio if r.key.endswith(".disposition")).set_value("advice_closed")
+    next(r for r in at.radio if _plain(r.key).endswith(".disposition")).set_value("advice_closed")
     next(a for a in at.text_area if a.key.endswith(".rationale")).input("家庭訪問で安全を確認した")
     _button(at, t("submit")).click().run()
     assert not at.exception and t("decision_saved") in at.success[-1].value

@@ -62,7 +62,8 @@ def decision_form(store: Engine, user: Account, shown: Shown, agencies: Mapping[
     # Keyed by intake and by the decisions recorded: after a save the next form is empty, while a refused save (or
     # a language switch, or a visit to another page) keeps what the worker typed.
     form = f"decision.{shown.agency_id}.{shown.report_id}.{len(history)}"
-    disposition_key, rationale_key = session.keep(f"{form}.disposition"), session.keep(f"{form}.rationale")
+    disposition_key = session.keep_choice(f"{form}.disposition")
+    rationale_key = session.keep(f"{form}.rationale")
     # Plain widgets, not a form: what is typed is kept at once, through a language switch or a page change.
     with st.container(border=True):
         disposition = st.radio(t("disposition", lang), DISPOSITIONS, index=None, key=disposition_key,

@@ -84,11 +84,11 @@ def _form(user: Account, lang: str) -> None:
         st.time_input(t("received_time", lang), value=None, key=session.keep(RECEIVED_TIME))
         _error_at("received_at", lang)
         routes = contract("case_reports").column("route").codes
-        st.selectbox(t("route_label", lang), routes, index=None, key=session.keep(_key("route")),
+        st.selectbox(t("route_label", lang), routes, index=None, key=session.keep_choice(_key("route")),
                      format_func=lambda c: t(f"route.{c}", lang), placeholder=t("choose", lang))
         _error_at("route", lang)
         st.multiselect(t("abuse_types_label", lang), contract("case_reports").column("abuse_types").codes,
-                       key=session.keep(_key("abuse_types")), format_func=lambda c: t(f"abuse.{c}", lang))
+                       key=session.keep_choice(_key("abuse_types")), format_func=lambda c: t(f"abuse.{c}", lang))
         _error_at("abuse_types", lang)
     with right:
         st.text_input(t("child_name", lang), key=session.keep(_key("child_name")))
@@ -99,7 +99,7 @@ def _form(user: Account, lang: str) -> None:
                       min_value=dt.date(1990, 1, 1), max_value=dt.date.today())
         _error_at("birth_date", lang)
         st.radio(t("sex", lang), contract("case_reports").column("sex").codes, index=None, horizontal=True,
-                 key=session.keep(_key("sex")), format_func=lambda c: t(f"sex.{c}", lang))
+                 key=session.keep_choice(_key("sex")), format_func=lambda c: t(f"sex.{c}", lang))
         _error_at("sex", lang)
         st.text_input(t("address_code", lang), key=session.keep(_key("address_municipality_code")),
                       help=t("address_code_help", lang))
@@ -112,7 +112,7 @@ def _form(user: Account, lang: str) -> None:
         for i, item in enumerate(items):
             with columns[i % 2]:
                 st.radio(feature_label(item, lang), codes[item], index=None, horizontal=True,
-                         key=session.keep(_key(item)), format_func=lambda c, it=item: value_label(it, c, lang))
+                         key=session.keep_choice(_key(item)), format_func=lambda c, it=item: value_label(it, c, lang))
                 _error_at(item, lang)
     session.remember(*_widget_keys())
     _error_at("agency_id", lang)

@@ -132,7 +132,7 @@ def render() -> None:
         st.error(t("refused", lang, reason=str(refused)))
         return
     _lookup(user, frame, lang)
-    by = st.radio(t("sort_by", lang), SORTS, key=session.keep("queue.sort"), horizontal=True,
+    by = st.radio(t("sort_by", lang), SORTS, key=session.keep_choice("queue.sort"), horizontal=True,
                   format_func=lambda s: t(f"sort.{s}", lang))
     session.remember("queue.sort")
     ordered = _sorted(frame, by).reset_index(drop=True)
