@@ -610,4 +610,5 @@ def test_mlflow_tracks_under_kodomo_home_locally_and_in_postgres_in_production(t
     assert tracking_uri(local) == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
     assert artifact_location(local) == (tmp_path / "mlflow" / "artifacts").as_uri()
     production = Settings(home=tmp_path, env="production", postgres_url="postgresql://u@db:5432/kodomo")
-    assert tracking_uri(production) == "postgresql+psycopg://u@db:5432/kodomo"
+    # its own schema: MLflow keeps its own alembic_version beside the operational store's and Dagster's
+    assert tracking_uri(production) == "postgresql+psycopg://u@db:5432/kodomo?options=-csearch_path%3Dmlflow"
