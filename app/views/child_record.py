@@ -21,8 +21,8 @@ from app.services import agencies, operational_store
 from app.views.health import show_record
 from kodomo.appdata.access import (DECIDING_ROLES, AccessDenied, Grant, Holding, in_jurisdiction,
                                    load_holdings, open_child)
-from kodomo.appdata.search import child_identity
 from kodomo.appdata.warehouse import WarehouseUnavailable, read_only
+from kodomo.linkage.identify import child_identity
 from kodomo.health.access import open_health_record
 from kodomo.health.growth import MEASURES, curves_for, growth_points
 from kodomo.health.record import HealthRecord, NoHealthRecord, health_record

@@ -226,18 +226,6 @@ def _names(model: LinkageModel | None, best: pd.DataFrame) -> dict[str, dict[str
             for row in found.to_dict("records")}
 
 
-def child_identity(con: duckdb.DuckDBPyConnection, person_key: str, agencies: Iterable[str]) -> dict[str, str] | None:
-    """How a caseworker recognises the child on its record: the name, reading and birth date most of its records
-    held by ``agencies`` (those the user's grant opened) carry; None when none of them holds a record."""
-    row = con.execute("""
-        select records.child_name, records.child_kana, records.birth_date, count(*) as carried
-        from linkage.person_links as links
-        inner join linkage.person_records as records using (agency_id, local_child_id)
-        where links.person_key = $key and list_contains($agencies, links.agency_id)
-        group by all order by carried desc, records.child_kana, records.child_name, records.birth_date limit 1""", {"key": person_key, "agencies": list(agencies)}).fetchone()
-    return None if row is None else {"name": row[0], "kana": row[1], "birth_date": str(row[2])[:10]}
-
-
 def find_children(con: duckdb.DuckDBPyConnection, model: LinkageModel | None, queries: list[Query],
                   undecided: set[str] = frozenset(), limit: int = MAX_RESULTS) -> list[list[Result]]:
     """Each query's children, best first (not audited: ``search`` and ``search_as_operator`` are)."""
