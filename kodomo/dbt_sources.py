@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import sys
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -38,6 +39,12 @@ def project_digest(names: Iterable[str], project_dir: Path = DBT_PROJECT_DIR) ->
                 digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 SOURCES_PATH = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
+
+
+@cache
+def project_var(name: str):
+    """A variable of ``dbt_project.yml`` (``vars:``): the one place a rule the models and Python share is set."""
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][name]
 #: The routine immunization schedule, the one copy every rule reads (documented in seeds/_seeds.yml).
 SCHEDULE_SEED = DBT_PROJECT_DIR / "seeds" / "immunization_schedule.csv"
 

@@ -1,8 +1,11 @@
 """Shared helpers: hand-made landing folders, small enough to reason about row by row."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import shutil
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -73,6 +76,20 @@ def scratch_postgres_url():
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as con:
         con.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+def copy_home(source: Path, home: Path) -> None:
+    """A copy of a built home whose MLflow store points at the copy's artifacts: a test that registers versions, moves
+    aliases or republishes works on it, and the session's world stays as the other tests read it."""
+    source = Path(source).resolve()
+    shutil.copytree(source, home, ignore=shutil.ignore_patterns("run.lock", "build"))
+    with contextlib.closing(sqlite3.connect(home / "mlflow" / "mlflow.db")) as con:
+        tables = [name for (name,) in con.execute("select name from sqlite_master where type = 'table'")]
+        for table in tables:
+            for column in [c[1] for c in con.execute(f"pragma table_info('{table}')")
+                           if c[2].upper() == "TEXT" or c[2].upper().startswith("VARCHAR")]:
+                con.execute(f'update "{table}" set "{column}" = replace("{column}", ?, ?) where "{column}" like ?',
+                            [str(source), str(home), f"%{source}%"])
+        con.commit()
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,7 @@
 test part after the part it was fitted on; data scientists only, audited; the model page's button shows the verdict."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import shutil
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ from kodomo import operational
 from kodomo.appdata.access import AccessDenied
 from kodomo.appdata.accounts import Account, Session
 from kodomo.settings import get_settings
+from tests.conftest import copy_home
 
 APP = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
 
@@ -35,16 +33,8 @@ def _audit_rows(settings, action: str) -> list[dict]:
 def world_copy(scored_world, tmp_path, monkeypatch):
     """A copy of the scored world's home, its MLflow store pointing at the copy's artifacts: a recalibration
     registers versions and moves aliases, which the other tests read as they are."""
-    source, home = Path(scored_world["home"]).resolve(), tmp_path / "home"
-    shutil.copytree(source, home, ignore=shutil.ignore_patterns("run.lock", "build"))
-    with contextlib.closing(sqlite3.connect(home / "mlflow" / "mlflow.db")) as con:
-        tables = [name for (name,) in con.execute("select name from sqlite_master where type = 'table'")]
-        for table in tables:
-            for column in [c[1] for c in con.execute(f"pragma table_info('{table}')")
-                           if c[2].upper() == "TEXT" or c[2].upper().startswith("VARCHAR")]:
-                con.execute(f'update "{table}" set "{column}" = replace("{column}", ?, ?) where "{column}" like ?',
-                            [str(source), str(home), f"%{source}%"])
-        con.commit()
+    home = tmp_path / "home"
+    copy_home(scored_world["home"], home)
     monkeypatch.setenv("KODOMO_HOME", str(home))
     monkeypatch.setenv("KODOMO_ENV", "local")
     return get_settings()

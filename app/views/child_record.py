@@ -556,7 +556,9 @@ def render(lang: str, user) -> None:
             grant = _grant(store, user, person_key, holdings, known, lang)
             if grant is None:
                 return
-            if identity := child_identity(con, person_key, grant.agencies):
+            # the name as the search shows it: from the records of the user's own jurisdiction only
+            own = [a for a in grant.agencies if in_jurisdiction(user, a, known)]
+            if identity := child_identity(con, person_key, own):
                 st.subheader(t("record.identity", lang, **{k: literal(v) for k, v in identity.items()}))
             _show_holders(holdings, grant, known, lang)
             _show_case_records(store, con, user, grant, known, lang)

@@ -46,6 +46,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from kodomo.appdata.access import (CGC, DECIDING_ROLES, MUNICIPALITY, AccessDenied, Agency, Grant, in_jurisdiction,
                                    load_agencies, load_holdings, require_role)
 from kodomo.appdata.accounts import Account
+from kodomo.dbt_sources import project_var
 from kodomo.health.record import NoHealthRecord, data_end
 from kodomo.intake_entries import JAPAN
 from kodomo.operational import (NOTICE_KINDS, SUPERVISOR, AccessEntry, audited, case_records, feed_notice_acks,
@@ -55,8 +56,6 @@ from kodomo.sharing.notifications import notify
 
 ESCALATE_AFTER = dt.timedelta(days=3)
 APP_ALERT_PREFIX = "APPN"  # the alert_id of an app notice delivered as its agency's alerts feed row
-OPEN_CASE_DAYS = 365  # as dbt's var('open_case_days')
-MOVED_NOTICE_DAYS_BEFORE, MOVED_NOTICE_DAYS_AFTER = 30, 90  # as dbt's vars of the same names
 MOVED, MISSING, FOUND = NOTICE_KINDS
 APP, FEED = "app", "feed"
 NONE, SENT, ACKNOWLEDGED = "none", "sent", "acknowledged"
@@ -207,7 +206,7 @@ def _open_case(con: duckdb.DuckDBPyConnection, person_key: str, as_of: dt.dateti
     count, last = con.execute(f"""
         select count(*), max(received_at)::date from marts.case_history
         where person_key = $person_key and received_at <= $as_of
-            and received_at > $as_of - interval {OPEN_CASE_DAYS} day""",
+            and received_at > $as_of - interval {project_var("open_case_days")} day""",
                               {"person_key": person_key, "as_of": _japan_naive(as_of)}).fetchone()
     return {"report_count_365_days": count, "last_report_on": last.isoformat() if last else None,
             "as_of": _japan_naive(as_of).date().isoformat()}
@@ -297,7 +296,7 @@ _ALERTS = f"""
             max(reports.received_at)::date as last_report_on
         from alerts inner join marts.case_history as reports
             on reports.person_key = alerts.person_key and reports.received_at <= alerts.event_at
-            and reports.received_at > alerts.event_at - interval {OPEN_CASE_DAYS} day
+            and reports.received_at > alerts.event_at - interval {project_var("open_case_days")} day
         group by all
     )
     select alerts.*, last_address.code, coalesce(open_case.report_count, 0), open_case.last_report_on,
@@ -589,8 +588,10 @@ def _transfer_notice(move: dict, moved: list[Notice]) -> str:
     30 days before the move (acknowledged by it), or a feed moved notice to the destination municipality or its
     CGC in the mart's window (acknowledged by one of them)."""
     destination, cgc = move["to_municipality_code"], move["destination_cgc_id"]
-    earliest = dt.datetime.combine(move["event_date"] - dt.timedelta(days=MOVED_NOTICE_DAYS_BEFORE), dt.time(), JAPAN)
-    latest = dt.datetime.combine(move["event_date"] + dt.timedelta(days=MOVED_NOTICE_DAYS_AFTER + 1), dt.time(), JAPAN)
+    before = dt.timedelta(days=project_var("moved_notice_days_before"))
+    after = dt.timedelta(days=project_var("moved_notice_days_after") + 1)
+    earliest = dt.datetime.combine(move["event_date"] - before, dt.time(), JAPAN)
+    latest = dt.datetime.combine(move["event_date"] + after, dt.time(), JAPAN)
     told = []
     for n in moved:
         if n.person_key != move["person_key"] or n.sent_at < earliest:
