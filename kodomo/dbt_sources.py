@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from kodomo.contracts import LINEAGE_COLUMNS, Column, Contract, all_contracts
-from kodomo.ingest.store import duckdb_type
+from kodomo.ingest.staging import duckdb_type
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 

@@ -15,6 +15,9 @@ ENVIRONMENTS = ("local", "production")
 # How staff sign in to the app: local accounts (kodomo.appdata.accounts) or the deployment's OpenID Connect provider
 # through Streamlit's own ``st.login`` (configured in ``.streamlit/secrets.toml`` under ``[auth]``).
 AUTH_MODES = ("local", "oidc")
+# Which engine links child records (``KODOMO_LINKAGE_ENGINE``): DuckDB in process (a prefecture), or Spark
+# (national linkage across prefectures; README, "Scale").
+LINKAGE_ENGINES = ("duckdb", "spark")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/kodomo"
 
 
@@ -48,6 +51,10 @@ class Settings:
     mlflow_port: int = 5000
     app_port: int = 8501
     sensor_seconds: int = 60
+    linkage_engine: str = "duckdb"  # one of LINKAGE_ENGINES
+    # DuckDB's memory cap for the pipeline's warehouse work (``KODOMO_DUCKDB_MEMORY``, e.g. ``4GB``); beyond it DuckDB
+    # spills to disk, so a run's peak memory does not grow with the warehouse.
+    duckdb_memory_limit: str = "4GB"
 
     @property
     def is_production(self) -> bool:
@@ -149,6 +156,11 @@ class Settings:
         return self.home / "archive"
 
     @property
+    def staging_dir(self) -> Path:
+        """Each feed's staging store: every archived file's checked rows, so that a run reads only new files."""
+        return self.home / "staging"
+
+    @property
     def build_dir(self) -> Path:
         """Where a run builds the next state (warehouse, ingest report, linkage model) before publishing it."""
         return self.home / "build"
@@ -181,7 +193,11 @@ def get_settings() -> Settings:
     auth_mode = os.environ.get("KODOMO_AUTH", "local")
     if auth_mode not in AUTH_MODES:
         raise ValueError(f"KODOMO_AUTH must be 'local' or 'oidc', not {auth_mode!r}")
-    return Settings(auth_mode=auth_mode, home=home, env=env, postgres_url=postgres_url,
+    linkage_engine = os.environ.get("KODOMO_LINKAGE_ENGINE", "duckdb")
+    if linkage_engine not in LINKAGE_ENGINES:
+        raise ValueError(f"KODOMO_LINKAGE_ENGINE must be 'duckdb' or 'spark', not {linkage_engine!r}")
+    return Settings(auth_mode=auth_mode, linkage_engine=linkage_engine,
+                    duckdb_memory_limit=os.environ.get("KODOMO_DUCKDB_MEMORY", "4GB"), home=home, env=env, postgres_url=postgres_url,
                     landing_path=Path(landing).resolve() if landing else None,
                     secret=os.environ.get("KODOMO_SECRET") or None,
                     dagster_port=_number("KODOMO_DAGSTER_PORT", 3000), mlflow_port=_number("KODOMO_MLFLOW_PORT", 5000),

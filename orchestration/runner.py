@@ -50,7 +50,8 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
 
 
 def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection | None = None,
-                 step_log: Path | None = None, instance: dg.DagsterInstance | None = None) -> None:
+                 step_log: Path | None = None, instance: dg.DagsterInstance | None = None,
+                 retrain: bool = True) -> None:
     """Build every asset (or ``selection``) from ``landing`` and publish the result; raise on the first failure.
 
     What caseworkers entered in the app is delivered first, as their agencies' records
@@ -59,13 +60,22 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
     (``kodomo.sharing.case_records``) and the agencies holding a child are told of its new feed events
     (``kodomo.sharing.feed_changes``).
 
+    Every run reads only the files its feeds' staging stores have not seen. Without ``retrain`` (a delivery's run),
+    the run starts from the published state and keeps its models: the linkage model and the champion score the new
+    state, nothing is trained or promoted. With nothing published yet, every run trains.
+
     Holds the home's run lock (``RunRefused`` if another run holds it). ``step_log`` receives the steps' own
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
     """
     from orchestration.definitions import build_definitions
+    from orchestration.defs.ml.assets import MODEL, PROMOTION
     from orchestration.defs.resources import pipeline_resources
 
     with exclusive_run(settings):
+        retrain = retrain or not settings.warehouse_path.is_file()
+        if not retrain:
+            _copy_published_into_build(settings)  # what the run does not rebuild (the training's tables) is kept
+            selection = (selection or dg.AssetSelection.all()) - dg.AssetSelection.assets(MODEL, PROMOTION)
         delivered = deliver_app_entries(settings)
         if delivered:
             progress_log.info("app entries delivered: %s", ", ".join(f"{n} {feed}" for feed, n in delivered.items()))
@@ -75,7 +85,7 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
         log = open(step_log, "w", encoding="utf-8") if step_log else contextlib.nullcontext()
         with log, contextlib.redirect_stdout(log) if step_log else contextlib.nullcontext():
             prepare_project()
-            defs = build_definitions(pipeline_resources(settings, landing))
+            defs = build_definitions(pipeline_resources(settings, landing, retrain))
             keys = None if selection is None else list(selection.resolve(defs.resolve_asset_graph()))
             with instance or dagster_instance(settings) as dagster:
                 defs.resolve_job_def("kodomo_pipeline").execute_in_process(

@@ -15,8 +15,7 @@ import pytest
 
 from kodomo.contracts import all_contracts, contract
 from kodomo.dbt_sources import DBT_PROJECT_DIR
-from kodomo.ingest import load_feed
-from kodomo.ingest.store import write_feed
+from kodomo.ingest.feed import ingest_feed
 from kodomo.synthetic import generate
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -33,10 +32,9 @@ def ingest(landing: Path, warehouse: Path) -> None:
     agencies: frozenset[str] = frozenset()
     with duckdb.connect(str(warehouse)) as con:
         for feed_contract in all_contracts().values():
-            load = load_feed(feed_contract, landing, agencies)
-            write_feed(con, feed_contract, load)
+            ingest_feed(con, feed_contract, landing, agencies)
             if feed_contract.feed == "agencies":
-                agencies = frozenset(load.valid["agency_id"])
+                agencies = frozenset(r[0] for r in con.execute("select agency_id from valid.agencies").fetchall())
 
 
 def write_stand_in_person_links(warehouse: Path, truth: Path) -> None:
@@ -246,11 +244,11 @@ def test_dagster_materialises_a_mart_with_its_checks(built, warehouse):
 
     from orchestration.defs.conform.assets import conform_assets
     from orchestration.defs.conform.project import DBT_EXECUTABLE, dbt_project
-    from orchestration.defs.resources import Warehouse
+    from orchestration.defs.resources import RunOptions, Warehouse
 
     built.close()  # dbt writes the warehouse from its own process
     child = dg.AssetKey(["marts", "child"])
-    resources = {"warehouse": Warehouse(path=str(warehouse)),
+    resources = {"warehouse": Warehouse(path=str(warehouse), memory_limit="1GB"), "run": RunOptions(retrain=True),
                  "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
     result = dg.materialize(conform_assets(), resources=resources, selection=[child], raise_on_error=False)
     assert result.success

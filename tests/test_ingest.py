@@ -8,8 +8,9 @@ import pytest
 
 from kodomo.contracts import contract
 from kodomo.ingest import load_feed
+from kodomo.ingest.feed import ingest_feed
 from kodomo.ingest.archive import Archive, ArchiveError
-from kodomo.ingest.store import read_report, write_feed
+from kodomo.ingest.store import read_report
 from tests.conftest import AGENCIES, LandingBuilder, csv_bytes, report_row
 
 AGENCY_IDS = frozenset(a["agency_id"] for a in AGENCIES)
@@ -169,10 +170,9 @@ def test_missing_feed_folder_is_no_files(landing):
 
 def write_all(root, path):
     con = duckdb.connect(str(path))
-    agencies = load_feed(contract("agencies"), root, frozenset())
-    write_feed(con, contract("agencies"), agencies)
-    ids = frozenset(agencies.valid["agency_id"])
-    write_feed(con, contract("case_reports"), load_feed(contract("case_reports"), root, ids))
+    ingest_feed(con, contract("agencies"), root, frozenset())
+    ids = frozenset(r[0] for r in con.execute("select agency_id from valid.agencies").fetchall())
+    ingest_feed(con, contract("case_reports"), root, ids)
     return con
 
 
@@ -196,11 +196,10 @@ def test_loading_the_same_landing_twice_changes_nothing(landing, tmp_path):
 
 def ingest(root, con, archive) -> None:
     """What the pipeline's ingestion assets do for agencies and two feeds, with the platform's archive."""
-    agencies = load_feed(contract("agencies"), root, frozenset(), archive=archive)
-    write_feed(con, contract("agencies"), agencies)
+    ingest_feed(con, contract("agencies"), root, frozenset(), archive=archive)
     ids = frozenset(r[0] for r in con.execute("select agency_id from valid.agencies").fetchall())
     for feed in ("case_reports", "checkups"):
-        write_feed(con, contract(feed), load_feed(contract(feed), root, ids, archive=archive))
+        ingest_feed(con, contract(feed), root, ids, archive=archive)
 
 
 def checkup_row(**overrides) -> dict:
@@ -355,7 +354,7 @@ def test_a_file_that_is_not_csv_is_listed_as_ignored_and_counted(landing, tmp_pa
     assert ignored == {"case_reports/readme.txt": "not_csv", "case_reports/old": "not_a_file"}
     assert load.report["files_ignored"] == 2 and load.report["files_read"] == 1 and load.report["records"] == 1
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    write_feed(con, contract("case_reports"), load)
+    ingest_feed(con, contract("case_reports"), landing.root, AGENCY_IDS)
     assert con.execute("select status, rule, detail from meta.files where file like '%readme.txt'").fetchall() == [
         ("ignored", "not_csv", "the file name does not end in .csv")]
     assert con.execute("select count(*) from quarantine.files").fetchone()[0] == 0

@@ -17,8 +17,8 @@ import pytest
 
 from kodomo.contracts import FEEDS, LINEAGE_COLUMNS, contract
 from kodomo.dbt_sources import DBT_PROJECT_DIR
-from kodomo.ingest.feed import versions_and_latest
-from kodomo.ingest.store import duckdb_type
+from kodomo.ingest.staging import duckdb_type
+from kodomo.ingest.store import latest_per_key
 from kodomo.tables import replace_table
 from ml.calibrate import ProbabilityCalibrator
 from ml.checklist import (EMERGENCY_PROTECTION, INTENSIVE_SUPPORT, NO_CONCERN, PROTECTION_BEFORE_NEXT_INCIDENT,
@@ -119,8 +119,8 @@ class MiniWarehouse:
                 frame = pd.DataFrame(self.rows[feed], columns=list(columns)).astype(object)
                 select = ", ".join(f'cast("{n}" as {t}) as "{n}"' for n, t in columns.items())
                 replace_table(con, f"valid.{feed}_versions", frame, select)
-                versions = con.execute(f"select * from valid.{feed}_versions").df()
-                replace_table(con, f"valid.{feed}", versions_and_latest(c, versions)[1])
+                con.execute(f"create table valid.{feed} as "
+                            f"{latest_per_key(c, f'valid.{feed}_versions', has_arrival=False)}")
             links = pd.DataFrame(self.links, columns=["agency_id", "local_child_id", "person_key"])
             replace_table(con, "linkage.person_links", links)
         run_dbt(path)
@@ -591,7 +591,7 @@ def test_the_ml_assets_run_on_a_landing_too_small_to_learn_from(tmp_path):
 
     _history_world().build(tmp_path).close()
     path = tmp_path / "warehouse.duckdb"
-    result = dg.materialize(ml_assets, resources={"warehouse": Warehouse(path=str(path)),
+    result = dg.materialize(ml_assets, resources={"warehouse": Warehouse(path=str(path), memory_limit="1GB"),
                                                   "home": KodomoHome(path=str(tmp_path), build=str(tmp_path))})
     assert result.success
     model = next(e.materialization.metadata for e in result.get_asset_materialization_events()

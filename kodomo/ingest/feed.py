@@ -1,4 +1,11 @@
-"""Load one feed: every file ever delivered (the archive) or in the landing; validate, quarantine, version."""
+"""Load one feed in bounded memory: every file ever delivered (the archive) or in the landing.
+
+Each delivered file is read once, in chunks of records, validated and quarantined with the feed's contract, and its
+checked rows appended to the feed's staging store (``kodomo.ingest.staging``). A later run reads only the files the
+staging store has not seen, so a day's delivery costs what its own files cost. The warehouse's tables (raw, valid,
+versions, quarantine, meta.files and the report) are then derived from the whole staging store by SQL, where the
+latest-version rule and the quarantine's resolution see every file at once (``kodomo.ingest.store``).
+"""
 from __future__ import annotations
 
 import csv
@@ -8,30 +15,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from kodomo.contracts import LINEAGE_COLUMNS, Contract
+from kodomo.contracts import Contract
 from kodomo.ingest.archive import Archive
 from kodomo.ingest.landing import Entry, feed_files
 from kodomo.ingest.reader import FileRejected, ReadFile, parse_file_name, read_csv_bytes
+from kodomo.ingest.staging import FILE_COLUMNS, Stage, StagedFile, raw_column
+from kodomo.ingest.store import publish_feed
 from kodomo.ingest.validate import check_rows
 
-LINEAGE = tuple(c.name for c in LINEAGE_COLUMNS)
-#: Order of the contents delivered under one path (the archive's version): orders agencies.csv's versions,
-#: which have no delivery date. Used for versioning only; not a warehouse column.
-ARRIVAL = "_arrival"
-#: Columns of meta.files: how each file was read, or why it was quarantined or ignored.
-FILE_COLUMNS = ("feed", "file", "status", "rule", "detail", "encoding", "line_ending", "rows", "extra_columns",
-                "sha256")
+#: Records validated and staged at once: peak memory follows this, never a file's or a landing's size.
+CHUNK_ROWS = 50_000
 _ABSENT = "\x00"  # marks a column the file did not have, so it differs from an empty value
 
 
 @dataclass
 class FeedLoad:
+    """A feed's warehouse tables as frames: what ``load_feed`` returns for inspection and tests."""
+
     feed: str
     files: pd.DataFrame  # one row per file: how it was read, why it was quarantined, or why it was ignored
-    raw: pd.DataFrame  # every row read, as delivered text of the contract's columns (absent columns empty)
+    raw: pd.DataFrame  # every row read, as delivered text of the contract's columns (absent columns NULL)
     versions: pd.DataFrame  # every distinct valid version, typed
     valid: pd.DataFrame  # the latest version per key
     quarantine: pd.DataFrame  # every invalid row occurrence with its rule and the raw text of its contract columns
@@ -42,8 +49,8 @@ class FeedLoad:
 class _Delivered:
     rel: str  # path relative to the landing
     version: int  # the archive's version of this path (1 without an archive)
+    sha256: str
     read: Callable[[], bytes]
-    sha256: str | None = None  # known for an archived file, whose read verifies it
 
 
 def _csv_line(fields: list[str]) -> str:
@@ -54,48 +61,18 @@ def _csv_line(fields: list[str]) -> str:
 
 def _deliveries(contract: Contract, landing: Path, archive: Archive | None,
                 progress: Callable[[str], None]) -> tuple[list[_Delivered], list[Entry]]:
-    """The files to load: with an archive, every file ever delivered (the landing's archived first)."""
+    """The files to load, by path and version: with an archive, every file ever delivered (the landing's archived
+    first)."""
     files, refused = feed_files(landing, contract)
     if archive is None:
-        return [_Delivered(rel, 1, path.read_bytes) for rel, path in files], refused
+        return [_Delivered(rel, 1, hashlib.sha256(path.read_bytes()).hexdigest(), path.read_bytes)
+                for rel, path in files], refused
     known = archive.files(contract.path, contract.is_folder)
     new = archive.keep(((rel, path.read_bytes()) for rel, path in files), known)
     if new:
         progress(f"{contract.feed}: archived {new} new file(s) in {archive.root}")
     known.sort(key=lambda e: (e.rel, e.version))
-    return [_Delivered(e.rel, e.version, e.read, e.sha256) for e in known], refused
-
-
-def _file_columns(contract: Contract, read: ReadFile, delivered: _Delivered, delivery, malformed: list[dict]) -> dict:
-    """The file's well-formed records as one object array per contract column, plus lineage.
-
-    Unknown columns are not kept: only their names, in meta.files (their values may be anything, such as a
-    caseworker's name, that the platform has no reason to hold).
-    """
-    rel = delivered.rel
-    width = len(read.header)
-    names = contract.column_names
-    positions = {}
-    for i, name in enumerate(read.header):
-        positions.setdefault(name, i)  # only unknown columns can repeat: a repeated contract column rejects the file
-    known = [positions[name] for name in names if name in positions]
-    good = [(r, ln) for r, ln in zip(read.records, read.lines, strict=True) if len(r) == width]
-    for r, ln in zip(read.records, read.lines, strict=True):
-        if len(r) != width:
-            text = _csv_line([r[i] for i in known if i < len(r)])
-            malformed.append({"file": rel, "line": ln, "column": None, "rule": "malformed_row",
-                              "violations": f":malformed_row ({len(r)} fields, header has {width})",
-                              "raw_text": text, "_distinct": "malformed\x1f" + text})
-    n = len(good)
-    cells = np.array([r for r, _ in good], dtype=object).reshape(n, width)
-    absent = np.full(n, _ABSENT, dtype=object)
-    columns = {name: cells[:, positions[name]] if name in positions else absent for name in names}
-    columns["_file"] = np.full(n, rel, dtype=object)
-    columns["_line"] = np.array([ln for _, ln in good], dtype=np.int64)
-    columns["_delivery_date"] = np.full(n, np.datetime64(delivery.date, "s") if delivery else np.datetime64("NaT", "s"))
-    columns["_seq"] = np.full(n, delivery.seq if delivery else 0, dtype=np.int64)
-    columns[ARRIVAL] = np.full(n, delivered.version, dtype=np.int64)
-    return columns
+    return [_Delivered(e.rel, e.version, e.sha256, e.read) for e in known], refused
 
 
 def _file_info(contract: Contract, rel: str, **values) -> dict:
@@ -105,9 +82,8 @@ def _file_info(contract: Contract, rel: str, **values) -> dict:
 def _read_file(contract: Contract, delivered: _Delivered, info: dict):
     """(read file, delivery) of one file, or FileRejected; fills ``info`` with what was learnt."""
     delivery = parse_file_name(PurePosixPath(delivered.rel).name) if contract.is_folder else None
-    data = delivered.read()
-    info["sha256"] = delivered.sha256 or hashlib.sha256(data).hexdigest()
-    read = read_csv_bytes(data)
+    info["sha256"] = delivered.sha256
+    read = read_csv_bytes(delivered.read())
     info.update(encoding=read.encoding, line_ending=read.line_ending, rows=len(read.records))
     missing = sorted(set(contract.required_columns) - set(read.header))
     if missing:
@@ -118,159 +94,199 @@ def _read_file(contract: Contract, delivered: _Delivered, info: dict):
     return read, delivery
 
 
-def _read_files(contract: Contract, landing: Path, archive: Archive | None, progress: Callable[[str], None]):
-    deliveries, refused = _deliveries(contract, landing, archive, progress)
-    files, parts, malformed = [], [], []
-    for entry in refused:
-        files.append(_file_info(contract, entry.rel, status=entry.status, rule=entry.rule, detail=entry.detail))
-        progress(f"{entry.rel}: file {entry.status} ({entry.rule}: {entry.detail})")
+def _positions(read: ReadFile) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for i, name in enumerate(read.header):
+        positions.setdefault(name, i)  # only unknown columns can repeat: a repeated contract column rejects the file
+    return positions
+
+
+def _file_columns(contract: Contract, read: ReadFile, delivered: _Delivered, delivery) -> dict[str, np.ndarray]:
+    """The file's well-formed records as one array per contract column (its delivered text, ``_ABSENT`` where the
+    file has no such column) and per lineage column.
+
+    Unknown columns are not kept: only their names, in meta.files (their values may be anything, such as a
+    caseworker's name, that the platform has no reason to hold).
+    """
+    width = len(read.header)
+    positions = _positions(read)
+    good = [(r, ln) for r, ln in zip(read.records, read.lines, strict=True) if len(r) == width]
+    n = len(good)
+    cells = np.array([r for r, _ in good], dtype=object).reshape(n, width)
+    absent = np.full(n, _ABSENT, dtype=object)
+    columns = {name: cells[:, positions[name]] if name in positions else absent for name in contract.column_names}
+    columns["_file"] = np.full(n, delivered.rel, dtype=object)
+    columns["_arrival"] = np.full(n, delivered.version, dtype=np.int64)
+    columns["_line"] = np.array([ln for _, ln in good], dtype=np.int64)
+    columns["_delivery_date"] = np.full(n, np.datetime64(delivery.date, "s") if delivery else np.datetime64("NaT", "s"))
+    columns["_seq"] = np.full(n, delivery.seq if delivery else 0, dtype=np.int64)
+    return columns
+
+
+def _malformed_rows(contract: Contract, read: ReadFile, delivered: _Delivered) -> list[dict]:
+    """Records whose field count differs from the header's: quarantined as a whole, never parsed."""
+    width = len(read.header)
+    positions = _positions(read)
+    known = [positions[name] for name in contract.column_names if name in positions]
+    rows = []
+    for record, line in zip(read.records, read.lines, strict=True):
+        if len(record) != width:
+            text = _csv_line([record[i] for i in known if i < len(record)])
+            rows.append({"_file": delivered.rel, "_arrival": delivered.version, "_line": line,
+                         "_violations": f":malformed_row ({len(record)} fields, header has {width})",
+                         "_raw_text": text, "_distinct": "malformed\x1f" + text})
+    return rows
+
+
+def _checked_rows(contract: Contract, columns: dict[str, np.ndarray], agencies: frozenset[str],
+                  dated: bool) -> pd.DataFrame:
+    """A chunk of records (of one or several files) as staged rows: typed values, delivered text, lineage, rule."""
+    delivered_text = {c: columns[c] for c in contract.column_names}
+    text = pd.DataFrame({c: np.where(v == _ABSENT, "", v) for c, v in delivered_text.items()}, dtype=object)
+    delivery_date = pd.Series(columns["_delivery_date"]) if dated else None
+    checked = check_rows(contract, text, delivery_date, agencies)
+    invalid = checked.invalid.to_numpy()
+    staged = checked.values
+    for name, values in delivered_text.items():
+        staged[raw_column(name)] = np.where(values == _ABSENT, None, values)
+    for name in ("_file", "_line", "_delivery_date", "_seq", "_arrival"):
+        staged[name] = columns[name]
+    staged["_rule"] = checked.rule
+    staged["_column"] = checked.column
+    staged["_violations"] = checked.violations
+    staged["_raw_text"] = _invalid_only(invalid, lambda i: _csv_line(
+        [delivered_text[c][i] for c in contract.column_names if delivered_text[c][i] != _ABSENT]))
+    # Identity of a row's content: its text per contract column in name order (absent ≠ empty).
+    staged["_distinct"] = _invalid_only(invalid, lambda i: "\x1f".join(
+        str(delivered_text[c][i]) for c in sorted(contract.column_names)))
+    return staged
+
+
+def _invalid_only(invalid: np.ndarray, text_of: Callable[[int], str]) -> np.ndarray:
+    out = np.full(len(invalid), None, dtype=object)
+    for i in np.flatnonzero(invalid):
+        out[i] = text_of(int(i))
+    return out
+
+
+class _Batcher:
+    """Stages new files in chunks of about ``chunk_rows`` records, checked together whatever files they come from.
+
+    A transaction ends only between files, once a chunk's worth has been written: every file is staged whole or
+    not at all, a day of small files costs a few transactions, and a large file is checked in chunks.
+    """
+
+    def __init__(self, stage: Stage, contract: Contract, agencies: frozenset[str], chunk_rows: int):
+        self.stage, self.contract, self.agencies, self.chunk_rows = stage, contract, agencies, chunk_rows
+        self.pieces: list[dict[str, np.ndarray]] = []
+        self.pending = 0  # records in ``pieces``
+        self.written = 0  # records written in the open transaction
+        self.files: list[tuple[StagedFile, dict]] = []
+        self.malformed: list[dict] = []
+
+    def add(self, staged: StagedFile, info: dict, columns: dict[str, np.ndarray] | None = None,
+            malformed: list[dict] = ()) -> None:
+        """Add one file: its well-formed records and its malformed ones (none for a quarantined file)."""
+        rows = 0 if columns is None else len(columns["_line"])
+        start = 0
+        while start < rows:
+            take = min(rows - start, self.chunk_rows - self.pending)
+            self.pieces.append({k: v[start:start + take] for k, v in columns.items()})
+            self.pending += take
+            start += take
+            if self.pending >= self.chunk_rows:
+                self._check_and_write()
+        self.files.append((staged, info))
+        self.malformed += malformed
+        if self.written + self.pending >= self.chunk_rows:
+            self.flush()
+
+    def _check_and_write(self) -> None:
+        if not self.pieces:
+            return
+        columns = {k: np.concatenate([p[k] for p in self.pieces]) for k in self.pieces[0]}
+        self.stage.append_rows(_checked_rows(self.contract, columns, self.agencies, self.contract.is_folder))
+        self.written += self.pending
+        self.pieces, self.pending = [], 0
+
+    def flush(self) -> None:
+        """Write what is pending and the pending files' rows, and commit."""
+        if not self.files:
+            return
+        self._check_and_write()
+        self.stage.append_files(self.files, self.malformed)
+        self.stage.commit()
+        self.files, self.malformed, self.written = [], [], 0
+
+
+def _stage_new_files(stage: Stage, contract: Contract, deliveries: list[_Delivered], agencies: frozenset[str],
+                     chunk_rows: int, progress: Callable[[str], None]) -> None:
+    known = stage.files()
+    batcher = _Batcher(stage, contract, agencies, chunk_rows)
     for delivered in deliveries:
+        staged = StagedFile(delivered.rel, delivered.version, delivered.sha256)
+        if staged in known:
+            continue
         info = _file_info(contract, delivered.rel)
         try:
             read, delivery = _read_file(contract, delivered, info)
         except FileRejected as rejected:
             info.update(status="quarantined", rule=rejected.rule, detail=rejected.detail)
             progress(f"{delivered.rel}: file quarantined ({rejected.rule}: {rejected.detail})")
-            files.append(info)
+            batcher.add(staged, info)
             continue
         extras = [h for h in dict.fromkeys(read.header) if h not in contract.column_names]
         if extras:
             info["extra_columns"] = ",".join(extras)  # reported per file in meta.files; their values are not kept
-        files.append(info)
-        parts.append(_file_columns(contract, read, delivered, delivery, malformed))
-    unknown = sorted({c for f in files if f["extra_columns"] for c in f["extra_columns"].split(",")})
-    if unknown:
-        count = sum(1 for f in files if f["extra_columns"])
-        progress(f"{contract.feed}: ignored unknown column(s) {', '.join(unknown)} in {count} file(s) (see meta.files)")
-    names = [*contract.column_names, "_file"]
-    # One frame at the end: building a frame per file costs more than reading a small file.
-    raw = pd.DataFrame(
-        {name: np.concatenate([p[name] for p in parts]) if parts else np.array([], dtype=object) for name in names},
-        dtype=object,
-    )
-    for name, dtype in (("_line", np.int64), ("_delivery_date", "datetime64[s]"), ("_seq", np.int64),
-                        (ARRIVAL, np.int64)):
-        raw[name] = np.concatenate([p[name] for p in parts]) if parts else np.array([], dtype=dtype)
-    return pd.DataFrame(files, columns=list(FILE_COLUMNS)), raw, malformed
+        batcher.add(staged, info, _file_columns(contract, read, delivered, delivery),
+                    _malformed_rows(contract, read, delivered))
+    batcher.flush()
 
 
-def _without_absent(column: pd.Series, fill) -> np.ndarray:
-    values = column.to_numpy(dtype=object)
-    return np.where(values == _ABSENT, fill, values)
+def ingest_feed(
+    con: duckdb.DuckDBPyConnection, contract: Contract, landing: Path, agencies: frozenset[str],
+    staging: Path | None = None, progress: Callable[[str], None] = lambda _: None, archive: Archive | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict:
+    """Load the feed from ``landing`` (resolved) and, given an ``archive``, from every file archived before, into the
+    warehouse ``con``; return the feed's report.
 
-
-def _distinct_text(raw: pd.DataFrame, contract: Contract) -> pd.Series:
-    """Identity of a row's content: its raw text per contract column (absent ≠ empty)."""
-    parts = [raw[c].astype(str) for c in sorted(contract.column_names)]
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + "\x1f" + p
-    return out
-
-
-def _quarantine_frame(contract: Contract, raw: pd.DataFrame, checked, malformed: list[dict]) -> pd.DataFrame:
-    bad = checked.invalid
-    rows = raw[bad]
-    texts = [_row_text(contract, row) for row in rows.to_dict("records")]
-    q = pd.DataFrame({
-        "file": rows["_file"].astype("string"),
-        "line": rows["_line"].astype("int64"),
-        "column": checked.column[bad],
-        "rule": checked.rule[bad],
-        "violations": checked.violations[bad],
-        "raw_text": pd.Series(texts, index=rows.index, dtype="string"),
-        "_distinct": _distinct_text(rows, contract),
-    })
-    if malformed:
-        q = pd.concat([q, pd.DataFrame(malformed)], ignore_index=True)
-    q.insert(0, "feed", contract.feed)
-    return q.reset_index(drop=True)
-
-
-def _row_text(contract: Contract, row: dict) -> str:
-    """The delivered text of the record's contract columns, as one CSV line in contract order."""
-    return _csv_line([row[c] for c in contract.column_names if row[c] != _ABSENT])
-
-
-def versions_and_latest(contract: Contract, valid_rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All distinct valid versions, and the winner per key: latest updated_at, then the later delivery.
-
-    The platform's one statement of the rule in Python (dbt's is ``int_case_report_versions``); rows without an
-    arrival order (anything but agencies.csv versions read by the ingestion) are ordered by the rest.
+    ``staging`` is the feed's staging store (a DuckDB file kept between runs; in memory if None): files it already
+    holds, checked under the same contract and agencies, are not read again.
     """
-    order = [*contract.key]
-    if "updated_at" in valid_rows:
-        order.append("updated_at")
-    order += [c for c in ("_delivery_date", "_seq", ARRIVAL, "_file", "_line") if c in valid_rows]
-    ordered = valid_rows.sort_values(order, kind="stable")
-    versions = ordered.drop_duplicates(subset=list(contract.column_names), keep="first")
-    latest = ordered.drop_duplicates(subset=list(contract.key), keep="last")
-    return versions.reset_index(drop=True), latest.reset_index(drop=True)
-
-
-def _resolve(contract: Contract, quarantine: pd.DataFrame, checked, raw: pd.DataFrame, versions: pd.DataFrame):
-    """Mark quarantined rows replaced by a valid row of the same key delivered no earlier."""
-    quarantine["status"] = "open"
-    quarantine["resolved_by"] = pd.Series(pd.NA, index=quarantine.index, dtype="string")
-    if quarantine.empty or versions.empty:
-        return quarantine
-    bad_values = checked.values[checked.invalid].reset_index(drop=True)
-    keyed = bad_values[list(contract.key)].notna().all(axis=1)
-    n = int(checked.invalid.sum())
-    delivered = raw.loc[checked.invalid, "_delivery_date"].reset_index(drop=True)
-    candidates = bad_values[keyed].assign(_q=bad_values.index[keyed], _bad_delivery=delivered[keyed])
-    latest = versions.sort_values(["_delivery_date", "_seq", ARRIVAL, "_file", "_line"], kind="stable")
-    latest = latest.drop_duplicates(list(contract.key), keep="last")
-    merged = candidates.merge(latest[[*contract.key, "_file", "_delivery_date"]], on=list(contract.key))
-    merged = merged[merged["_delivery_date"].fillna(pd.Timestamp.min) >= merged["_bad_delivery"].fillna(pd.Timestamp.min)]
-    resolved = merged.set_index("_q")["_file"]
-    resolved = resolved[resolved.index < n]
-    quarantine.loc[resolved.index, "status"] = "resolved"
-    quarantine.loc[resolved.index, "resolved_by"] = resolved.astype("string")
-    return quarantine
-
-
-def _report(files: pd.DataFrame, raw: pd.DataFrame, checked, quarantine: pd.DataFrame, latest: pd.DataFrame, malformed) -> dict:
-    distinct = quarantine.drop_duplicates("_distinct")
-    by_rule = distinct["rule"].value_counts()
-    status = files["status"]
-    return {
-        "files_read": int((status != "ignored").sum()),
-        "files_quarantined": int((status == "quarantined").sum()),
-        "rows_read": int(len(raw) + len(malformed)),
-        "rows_valid": int((~checked.invalid).sum()),
-        "rows_quarantined": int(len(distinct)),
-        "records": int(len(latest)),
-        "quarantine_by_rule": {str(k): int(v) for k, v in sorted(by_rule.items())},
-        "files_with_unknown_columns": int(files["extra_columns"].notna().sum()),
-        "files_ignored": int((status == "ignored").sum()),
-    }
+    deliveries, refused = _deliveries(contract, landing, archive, progress)
+    for entry in refused:
+        progress(f"{entry.rel}: file {entry.status} ({entry.rule}: {entry.detail})")
+    with Stage.attach(con, contract, agencies, staging) as stage:
+        stage.keep_only([StagedFile(d.rel, d.version, d.sha256) for d in deliveries])
+        _stage_new_files(stage, contract, deliveries, agencies, chunk_rows, progress)
+        refused_files = [_file_info(contract, e.rel, status=e.status, rule=e.rule, detail=e.detail) for e in refused]
+        report = publish_feed(con, contract, stage, refused_files)
+    unknown = report.pop("unknown_columns")
+    if unknown:
+        progress(f"{contract.feed}: ignored unknown column(s) {', '.join(unknown)} in "
+                 f"{report['files_with_unknown_columns']} file(s) (see meta.files)")
+    return report
 
 
 def load_feed(
     contract: Contract, landing: Path, agencies: frozenset[str], progress: Callable[[str], None] = lambda _: None,
-    archive: Archive | None = None,
+    archive: Archive | None = None, chunk_rows: int = CHUNK_ROWS,
 ) -> FeedLoad:
-    """Load the feed from ``landing`` (resolved) and, given an ``archive``, from every file archived before."""
-    files, raw, malformed = _read_files(contract, landing, archive, progress)
-    text = pd.DataFrame({c: _without_absent(raw[c], "") for c in contract.column_names}, index=raw.index,
-                        dtype=object)
-    delivery = raw["_delivery_date"] if contract.is_folder else None
-    checked = check_rows(contract, text, delivery, agencies)
-    quarantine = _quarantine_frame(contract, raw, checked, malformed)
-    valid_rows = pd.concat([checked.values, raw[[*LINEAGE, ARRIVAL]]], axis=1)[~checked.invalid]
-    versions, latest = versions_and_latest(contract, valid_rows)
-    quarantine = _resolve(contract, quarantine, checked, raw, versions)
-    report = _report(files, raw, checked, quarantine, latest, malformed)
-    columns = list(contract.column_names)
-    for c in columns:  # a column the file did not have is NULL, not an empty value
-        raw[c] = pd.Series(_without_absent(raw[c], None), index=raw.index, dtype=object)
-    return FeedLoad(
-        feed=contract.feed,
-        files=files,
-        raw=raw,
-        versions=versions,
-        valid=latest,
-        quarantine=quarantine.drop(columns="_distinct").assign(distinct_key=quarantine["_distinct"]),
-        report=report,
-    )
+    """The feed's tables as frames, ingested into a DuckDB in memory (for inspection and tests)."""
+    with duckdb.connect() as con:
+        report = ingest_feed(con, contract, landing, agencies, None, progress, archive, chunk_rows)
+        feed = contract.feed
+
+        def frame(sql: str) -> pd.DataFrame:
+            return con.execute(sql, [feed] if "?" in sql else []).df()
+
+        return FeedLoad(
+            feed=feed,
+            files=frame("select * from meta.files where feed = ?"),
+            raw=frame(f"select * from raw.{feed}"),
+            versions=frame(f"select * from valid.{feed}_versions"),
+            valid=frame(f"select * from valid.{feed}"),
+            quarantine=frame("select * from quarantine.rows where feed = ?"),
+            report=report,
+        )

@@ -1,19 +1,18 @@
-"""Writing a loaded feed into the DuckDB warehouse: raw, valid, version history and quarantine."""
+"""Writing a feed into the DuckDB warehouse from its staging store: raw, valid, version history and quarantine.
+
+Everything is derived by SQL from the staged rows of every file, so the versions and the quarantine's resolution
+see all deliveries at once while nothing passes through Python's memory.
+"""
 from __future__ import annotations
 
 import json
 
 import duckdb
-import pandas as pd
 
 from kodomo.contracts import LINEAGE_COLUMNS, Contract
-from kodomo.ingest.feed import FILE_COLUMNS, FeedLoad
-from kodomo.tables import insert_rows, replace_table
+from kodomo.ingest.staging import FILE_COLUMNS, Stage, raw_column
 
 SCHEMAS = ("raw", "valid", "quarantine", "meta")
-_DUCKDB_TYPES = {"date": "DATE", "datetime": "TIMESTAMP", "integer": "INTEGER", "decimal": "DOUBLE"}
-_QUARANTINE_COLUMNS = ["feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key", "status",
-                       "resolved_by"]
 
 QUARANTINE_ROWS_DDL = """
 create table if not exists quarantine.rows (
@@ -31,10 +30,9 @@ create table if not exists meta.files (
     encoding varchar, line_ending varchar, "rows" integer, extra_columns varchar, sha256 varchar
 )"""
 REPORT_DDL = "create table if not exists meta.feed_report (feed varchar primary key, report json not null)"
-
-
-def duckdb_type(column_type: str) -> str:
-    return _DUCKDB_TYPES.get(column_type, "VARCHAR")
+_QUARANTINE_COLUMNS = ("feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key", "status",
+                       "resolved_by")
+_DELIVERY_ORDER = ("_delivery_date", "_seq", "_arrival", "_file", "_line")
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -44,46 +42,146 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
-def _lineage_select() -> list[str]:
-    return [f'cast("{c.name}" as {c.duckdb_type}) as "{c.name}"' for c in LINEAGE_COLUMNS]
+def _quoted(names) -> str:
+    return ", ".join(f'"{n}"' for n in names)
+
+
+def _order(columns, descending: bool = False) -> str:
+    direction = "desc nulls first" if descending else "asc nulls last"
+    return ", ".join(f'"{c}" {direction}' for c in columns)
+
+
+def version_order(contract: Contract) -> list[str]:
+    """The latest-version rule: the latest ``updated_at``, then the later delivery (date, sequence, the archive's
+    version of the path), then the later file and line. Every row of a key is ordered by these columns, ascending
+    with missing values last; the last row is the key's valid record.
+
+    The platform's one statement of the rule outside dbt (dbt's is ``int_case_report_versions``).
+    """
+    updated = ["updated_at"] if "updated_at" in contract.column_names else []
+    return [*contract.key, *updated, *_DELIVERY_ORDER]
+
+
+def latest_per_key(contract: Contract, source: str, has_arrival: bool = True) -> str:
+    """SQL selecting the rows of ``source`` that the latest-version rule keeps, one per key (``has_arrival``: whether
+    ``source`` has the archive's ``_arrival``; a warehouse table has not)."""
+    order = [c for c in version_order(contract) if has_arrival or c != "_arrival"]
+    return (f"select * from {source} qualify row_number() over (partition by {_quoted(contract.key)} "
+            f"order by {_order(order, True)}) = 1")
 
 
 def _typed_select(contract: Contract) -> str:
-    cols = [f'cast("{c.name}" as {duckdb_type(c.type)}) as "{c.name}"' for c in contract.columns]
-    return ", ".join(cols + _lineage_select())
+    return _quoted([*contract.column_names, *(c.name for c in LINEAGE_COLUMNS)])
 
 
-def _raw_select(contract: Contract) -> str:
-    """The delivered text of the contract's columns and the lineage: unknown columns are never stored."""
-    return ", ".join([f'"{c}"' for c in contract.column_names] + _lineage_select())
+def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> None:
+    feed, order = contract.feed, version_order(contract)
+    valid_rows = f"(select * from {stage.rows} where _rule is null)"
+    raw = [f'"{raw_column(c)}" as "{c}"' for c in contract.column_names]
+    con.execute(f"create or replace table raw.{feed} as select {', '.join(raw)}, "
+                f"{_quoted(c.name for c in LINEAGE_COLUMNS)} from {stage.rows} order by _file, _arrival, _line")
+    con.execute(f"create or replace temp table _versions as select * from {valid_rows} "
+                f"qualify row_number() over (partition by {_quoted(contract.column_names)} order by {_order(order)}) = 1")
+    con.execute(f"create or replace table valid.{feed}_versions as select {_typed_select(contract)} "
+                f"from _versions order by {_order(order)}")
+    con.execute(f"create or replace table valid.{feed} as select {_typed_select(contract)} "
+                f"from ({latest_per_key(contract, valid_rows)}) order by {_order(order)}")
 
 
-def _replace_feed_rows(con, table: str, feed: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    con.execute(f"delete from {table} where feed = ?", [feed])
-    insert_rows(con, table, frame, columns)
+def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> None:
+    """Invalid rows in delivery order, then malformed ones; an invalid row is resolved by a valid version of its
+    key delivered no earlier (the latest delivered such version names the file)."""
+    key = _quoted(contract.key)
+    joined = " and ".join(f'b."{k}" = v."{k}"' for k in contract.key)
+    con.execute(f"""
+        create or replace temp table _quarantine as
+        with last_delivered as (
+            select {key}, _file as resolved_by, _delivery_date as version_delivery from _versions
+            qualify row_number() over (partition by {key} order by {_order(_DELIVERY_ORDER, True)}) = 1
+        ), resolved as (
+            select b._file, b._arrival, b._line, v.resolved_by
+            from {stage.rows} b join last_delivered v on {joined}
+            where b._rule is not null
+              and coalesce(v.version_delivery, date '0001-01-01') >= coalesce(b._delivery_date, date '0001-01-01')
+        ), occurrences as (
+            select 0 as kind, b._file, b._arrival, b._line, b._column, b._rule, b._violations, b._raw_text,
+                   b._distinct, r.resolved_by
+            from {stage.rows} b left join resolved r using (_file, _arrival, _line)
+            where b._rule is not null
+            union all
+            select 1, _file, _arrival, _line, null, 'malformed_row', _violations, _raw_text, _distinct, null
+            from {stage.malformed}
+        )
+        select ? as feed, _file as file, _line as line, _column as "column", _rule as rule,
+               _violations as violations, _raw_text as raw_text, _distinct as distinct_key,
+               case when resolved_by is null then 'open' else 'resolved' end as status, resolved_by,
+               row_number() over (order by kind, _file, _arrival, _line) as n
+        from occurrences""", [contract.feed])
+    con.execute("delete from quarantine.rows where feed = ?", [contract.feed])
+    con.execute(f"insert into quarantine.rows select {_quoted(_QUARANTINE_COLUMNS)} from _quarantine order by n")
 
 
-def write_feed(con: duckdb.DuckDBPyConnection, contract: Contract, load: FeedLoad) -> None:
-    """Replace everything this feed wrote before, in one transaction: loading twice changes nothing.
+def _write_files(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, refused: list[dict]) -> None:
+    for table in ("meta.files", "quarantine.files"):
+        con.execute(f"delete from {table} where feed = ?", [contract.feed])
+    if refused:
+        con.executemany(f"insert into meta.files values ({', '.join('?' * len(FILE_COLUMNS))})",
+                        [[f[c] for c in FILE_COLUMNS] for f in refused])
+    con.execute(f"insert into meta.files select {_quoted(FILE_COLUMNS)} from {stage.file_table} "
+                "order by file, version")
+    con.execute("insert into quarantine.files select feed, file, rule, detail from meta.files "
+                "where feed = ? and status = 'quarantined'", [contract.feed])
 
-    ``load`` holds every file ever delivered (the archive), so replacing loses nothing a landing no longer has.
-    """
+
+def _report(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> dict:
+    feed = contract.feed
+    files = con.execute("""
+        select count(*) filter (where status <> 'ignored'), count(*) filter (where status = 'quarantined'),
+               count(extra_columns), count(*) filter (where status = 'ignored')
+        from meta.files where feed = ?""", [feed]).fetchone()
+    rows_read, rows_valid = con.execute(f"""
+        select (select count(*) from {stage.rows}) + (select count(*) from {stage.malformed}),
+               (select count(*) from {stage.rows} where _rule is null)""").fetchone()
+    # A row delivered again (the same text) is quarantined once, under the rule of its first occurrence.
+    by_rule = con.execute("""
+        select rule, count(*) from (
+            select rule from _quarantine qualify row_number() over (partition by distinct_key order by n) = 1)
+        group by rule order by rule""").fetchall()
+    unknown = con.execute("""
+        select distinct unnest(string_split(extra_columns, ',')) as c from meta.files
+        where feed = ? and extra_columns is not null order by c""", [feed]).fetchall()
+    return {
+        "files_read": files[0],
+        "files_quarantined": files[1],
+        "rows_read": rows_read,
+        "rows_valid": rows_valid,
+        "rows_quarantined": sum(n for _, n in by_rule),
+        "records": con.execute(f"select count(*) from valid.{feed}").fetchone()[0],
+        "quarantine_by_rule": dict(by_rule),
+        "files_with_unknown_columns": files[2],
+        "files_ignored": files[3],
+        "unknown_columns": [c for (c,) in unknown],
+    }
+
+
+def publish_feed(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, refused: list[dict]) -> dict:
+    """Replace everything this feed wrote before, in one transaction, from its staging store (every file ever
+    delivered), and the landing's ``refused`` entries; return the report (with ``unknown_columns``)."""
     prepare(con)
     con.execute("begin")
     try:
-        replace_table(con, f"raw.{contract.feed}", load.raw, _raw_select(contract))
-        replace_table(con, f"valid.{contract.feed}", load.valid, _typed_select(contract))
-        replace_table(con, f"valid.{contract.feed}_versions", load.versions, _typed_select(contract))
-        _replace_feed_rows(con, "quarantine.rows", contract.feed, load.quarantine, _QUARANTINE_COLUMNS)
-        files = load.files
-        _replace_feed_rows(con, "quarantine.files", contract.feed, files[files["status"] == "quarantined"],
-                           ["feed", "file", "rule", "detail"])
-        _replace_feed_rows(con, "meta.files", contract.feed, files, list(FILE_COLUMNS))
-        con.execute("insert or replace into meta.feed_report values (?, ?)", [contract.feed, json.dumps(load.report)])
+        _write_tables(con, contract, stage)
+        _write_quarantine(con, contract, stage)
+        _write_files(con, contract, stage, refused)
+        report = _report(con, contract, stage)
+        stored = {k: v for k, v in report.items() if k != "unknown_columns"}
+        con.execute("insert or replace into meta.feed_report values (?, ?)", [contract.feed, json.dumps(stored)])
+        con.execute("drop table _versions; drop table _quarantine")
         con.execute("commit")
-    except Exception:
+    except BaseException:
         con.execute("rollback")
         raise
+    return report
 
 
 def read_report(con: duckdb.DuckDBPyConnection) -> dict:

@@ -1,6 +1,6 @@
 """Data quality of the valid tables: Great Expectations suites generated from the feed contracts."""
 from kodomo.quality.expectations import METADATA_COLUMNS, build_suite, code_set_pattern, suite_as_json
-from kodomo.quality.validation import FailedExpectation, QualityResult, validate_frame
+from kodomo.quality.validation import FailedExpectation, QualityResult, validate_frame, validate_table
 
 __all__ = [
     "METADATA_COLUMNS",
@@ -10,4 +10,5 @@ __all__ = [
     "code_set_pattern",
     "suite_as_json",
     "validate_frame",
+    "validate_table",
 ]

@@ -22,11 +22,12 @@ class Warehouse(dg.ConfigurableResource):
     """The analytical DuckDB file being built. One writer at a time: the pipeline runs its steps in one process."""
 
     path: str
+    memory_limit: str  # DuckDB's own cap (beyond it, it spills to disk): what bounds a large run's memory
 
     @contextmanager
     def connect(self, read_only: bool = False):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
             yield con
         finally:
@@ -51,10 +52,22 @@ class KodomoHome(dg.ConfigurableResource):
     build: str
 
 
-def pipeline_resources(settings: Settings, landing: Path) -> dict[str, dg.ConfigurableResource]:
+class RunOptions(dg.ConfigurableResource):
+    """What a run does beyond bringing the platform up to date with the landing.
+
+    ``retrain``: a full run (``kodomo run``, the nightly schedule) trains the linkage model and the risk model again;
+    a delivery's run (``kodomo run --incremental``, the landing sensor) reuses the published ones and leaves out dbt's
+    unit tests, which test the models' SQL (unchanged by a delivery), not the data.
+    """
+
+    retrain: bool
+
+
+def pipeline_resources(settings: Settings, landing: Path, retrain: bool = True) -> dict[str, dg.ConfigurableResource]:
     build = settings.at_home(settings.build_dir)
     return {
-        "warehouse": Warehouse(path=str(build.warehouse_path)),
+        "run": RunOptions(retrain=retrain),
+        "warehouse": Warehouse(path=str(build.warehouse_path), memory_limit=settings.duckdb_memory_limit),
         "landing": Landing(path=str(landing)),
         "home": KodomoHome(path=str(settings.home), build=str(build.home)),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),

@@ -22,7 +22,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.defs.conform.project import dbt_project
 from orchestration.defs.ingestion.assets import valid_key
-from orchestration.defs.resources import Warehouse
+from orchestration.defs.resources import RunOptions, Warehouse
 
 GROUP = "conform"
 progress_log = logging.getLogger("kodomo.progress")
@@ -47,10 +47,13 @@ class KodomoDbtTranslator(DagsterDbtTranslator):
 translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, selector: str) -> Iterator:
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, run: RunOptions,
+               selector: str) -> Iterator:
     progress_log.info(f"dbt: building {selector}")
     # The profile reads the warehouse file from the `warehouse_path` var: the build's file, not the published one.
-    yield from dbt.cli(["build", "--vars", json.dumps({"warehouse_path": warehouse.path})], context=context).stream()
+    variables = {"warehouse_path": warehouse.path, "memory_limit": warehouse.memory_limit}
+    unit_tests = [] if run.retrain else ["--exclude", "resource_type:unit_test"]
+    yield from dbt.cli(["build", "--vars", json.dumps(variables), *unit_tests], context=context).stream()
 
 
 def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinition]:
@@ -63,9 +66,10 @@ def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinitio
         dagster_dbt_translator=translator,
         name="dbt_before_linkage",
     )
-    def dbt_before_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    def dbt_before_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                           run: RunOptions):
         """Staging views of every feed, the seed and the intermediate models that need no linkage."""
-        yield from _dbt_build(context, dbt, warehouse, "before_linkage")
+        yield from _dbt_build(context, dbt, warehouse, run, "before_linkage")
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -74,8 +78,9 @@ def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinitio
         dagster_dbt_translator=translator,
         name="dbt_after_linkage",
     )
-    def dbt_after_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    def dbt_after_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                          run: RunOptions):
         """The person-level intermediate models and the marts, on linkage.person_links."""
-        yield from _dbt_build(context, dbt, warehouse, "after_linkage")
+        yield from _dbt_build(context, dbt, warehouse, run, "after_linkage")
 
     return [dbt_before_linkage, dbt_after_linkage]

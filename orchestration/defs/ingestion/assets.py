@@ -1,7 +1,8 @@
 """One multi-asset per feed contract: raw rows, valid rows (latest version per key) and quarantine.
 
-Each asset archives the landing's new files under ``$KODOMO_HOME/archive`` and loads every archived file of
-its feed, so a landing that no longer holds a file (a drop zone, source-feeds.md §1 v1.1) loses nothing.
+Each asset archives the landing's new files under ``$KODOMO_HOME/archive``, reads those its staging store has not
+seen (``$KODOMO_HOME/staging``) and derives its tables from every archived file of its feed, so a landing that no
+longer holds a file (a drop zone, source-feeds.md §1 v1.1) loses nothing and a day's delivery costs its own files.
 
 The Great Expectations suite generated from the same contract runs on the valid table as a
 blocking check, so nothing downstream builds on a table that breaks its contract.
@@ -14,11 +15,11 @@ from pathlib import Path
 import dagster as dg
 
 from kodomo.contracts import Contract, all_contracts
-from kodomo.ingest import load_feed
+from kodomo.ingest.feed import ingest_feed
 from kodomo.ingest.archive import Archive
 from kodomo.ingest.landing import check_landing
-from kodomo.ingest.store import read_report, write_feed
-from kodomo.quality import validate_frame
+from kodomo.ingest.store import read_report
+from kodomo.quality import validate_table
 from kodomo.settings import get_settings
 from orchestration.defs.resources import KodomoHome, Landing, Warehouse
 
@@ -55,7 +56,7 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
                               description="Great Expectations suite generated from the feed contract."),
         ],
     )
-    def ingest_feed(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse, home: KodomoHome):
+    def feed_asset(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse, home: KodomoHome):
         root = check_landing(Path(landing.path))
         archive = Archive(get_settings().at_home(Path(home.path)).archive_dir)
         agencies = frozenset() if feed == "agencies" else _agencies(warehouse)
@@ -64,10 +65,10 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
             context.log.info(message)
             progress_log.info(message)
 
-        load = load_feed(contract, root, agencies, say, archive)
+        staging = get_settings().at_home(Path(home.path)).staging_dir / f"{feed}.duckdb"
         with warehouse.connect() as con:
-            write_feed(con, contract, load)
-        report = load.report
+            report = ingest_feed(con, contract, root, agencies, staging, say, archive)
+            quality = validate_table(con, contract, f"valid.{feed}")
         say(f"{feed}: {report['rows_read']} rows read, {report['records']} records, "
             f"{report['rows_quarantined']} rows and {report['files_quarantined']} files quarantined")
         yield dg.MaterializeResult(asset_key=["raw", feed], metadata={"rows": report["rows_read"]})
@@ -76,14 +77,13 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(asset_key=["quarantine", feed], metadata={
             "rows_quarantined": report["rows_quarantined"], "files_quarantined": report["files_quarantined"],
             "by_rule": dg.MetadataValue.json(report["quarantine_by_rule"])})
-        quality = validate_frame(contract, load.valid)
         yield dg.AssetCheckResult(
             asset_key=valid_key(feed), check_name=CONTRACT_CHECK, passed=quality.success,
             metadata={"failed": dg.MetadataValue.json([f.as_dict() for f in quality.failed]),
                       "statistics": dg.MetadataValue.json(quality.statistics)},
         )
 
-    return ingest_feed
+    return feed_asset
 
 
 feed_assets = [build_feed_asset(c) for c in all_contracts().values()]

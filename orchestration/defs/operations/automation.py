@@ -5,7 +5,8 @@ and linkage decisions first, the run lock, every asset, then publishing), so a r
 started by an operator give the same state. Its assets run as a nested run on the same instance, so each step
 shows in the UI.
 
-The landing sensor fingerprints the landing folder (each file's path, size and modification time) and asks for a
+The nightly run trains the models again; the landing sensor's run is a delivery's run (``retrain`` off: it reads the
+new files and scores with the published models, in seconds). The landing sensor fingerprints the landing folder (each file's path, size and modification time) and asks for a
 run when the fingerprint differs from that of the last run that published, no platform run is under way, and the
 landing has been still for one sensor interval (a delivery being copied in is taken whole, not file by file). A run
 that crashed published nothing, so the next tick asks again: a delivery is never dropped. A run that finds another
@@ -58,7 +59,10 @@ def seconds_still(landing: Path) -> float:
     return dt.datetime.now(dt.UTC).timestamp() - newest
 
 
-@dg.op(description="The whole platform run on the landing folder, as `kodomo run` does it, then publish.")
+# ``retrain``: the nightly run trains the models again; a delivery's run (the sensor's) keeps the published ones, as
+# ``kodomo run --incremental`` does.
+@dg.op(description="The whole platform run on the landing folder, as `kodomo run` does it, then publish.",
+       config_schema={"retrain": dg.Field(bool, default_value=True)})
 def run_platform(context) -> None:
     from orchestration.runner import run_pipeline  # the pipeline's definitions import this module
 
@@ -67,7 +71,7 @@ def run_platform(context) -> None:
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     try:
         run_pipeline(settings, settings.landing, step_log=settings.logs_dir / "platform_run_steps.log",
-                     instance=context.instance)
+                     instance=context.instance, retrain=context.op_config["retrain"])
     except RunRefused as busy:
         context.log.warning(f"skipped: {busy}")
         return
@@ -119,6 +123,7 @@ def automation(settings: Settings) -> tuple[dg.ScheduleDefinition, dg.SensorDefi
                 dt.datetime.now(dt.UTC).timestamp() - ended < RETRY_FAILED_AFTER.total_seconds():
             return dg.SkipReason(f"the last run on this delivery ({failed[0].dagster_run.run_id}) failed; trying "
                                  f"again {RETRY_FAILED_AFTER} after it")
-        return dg.RunRequest(tags={LANDING_TAG: fingerprint})
+        return dg.RunRequest(tags={LANDING_TAG: fingerprint},
+                             run_config={"ops": {"run_platform": {"config": {"retrain": False}}}})
 
     return nightly, landing_sensor

@@ -1,0 +1,96 @@
+"""A delivery's run (``kodomo run --incremental``) reads only the new files and trains nothing, and its state is
+exactly that of a run that reads every file again with the same models."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import mlflow
+import pytest
+
+from kodomo.settings import get_settings
+from ml.registry import MODEL_NAME
+from orchestration.runner import run_pipeline
+from tests.conftest import copy_home
+
+# Columns that say when a run happened, not what it computed.
+RUN_TIME_COLUMNS = {"scored_at", "computed_at", "built_at", "published_at", "decided_at", "created_at"}
+
+
+def _split_last_day(landing: Path, out: Path) -> tuple[Path, list[Path]]:
+    """A copy of ``landing`` without its last delivery day, and that day's files (paths relative to the landing)."""
+    shutil.copytree(landing, out)
+    dated = sorted(out.glob("*/*_????????_*.csv"))
+    last = max(p.name.split("_")[1] for p in dated)
+    day = [p.relative_to(out) for p in dated if p.name.split("_")[1] == last]
+    for rel in day:
+        (out / rel).unlink()
+    return out, day
+
+
+def _state(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute("select schema_name, table_name from duckdb_tables() "
+                             "where schema_name not in ('main') order by 1, 2").fetchall()
+        state = {}
+        for schema, table in tables:
+            columns = [c for (c,) in con.execute(
+                "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+                "order by column_index", [schema, table]).fetchall() if c not in RUN_TIME_COLUMNS]
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            state[f"{schema}.{table}"] = con.execute(
+                f'select {quoted} from "{schema}"."{table}" order by all').fetchall()
+        return state
+
+
+def _versions(settings) -> int:
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    return len(mlflow.MlflowClient().search_model_versions(f"name = '{MODEL_NAME}'"))
+
+
+@pytest.fixture(scope="module")
+def runs(scored_world, tmp_path_factory) -> dict:
+    from ml.registry import CHALLENGER, connect, record_override, version_by_alias
+
+    root = tmp_path_factory.mktemp("incremental")
+    landing, day = _split_last_day(scored_world["landing"], root / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KODOMO_HOME", str(root / "day0"))
+        settings = get_settings()
+        run_pipeline(settings, landing)  # the state before the delivery: trained as every full run is
+        client = connect(settings)  # a small world's test slice is too noisy for the gates (see scored_world)
+        record_override(client, version_by_alias(client, CHALLENGER), "a small world in a test", "test")
+        for rel in day:
+            shutil.copy2(scored_world["landing"] / rel, landing / rel)
+        homes = {}
+        for name, forget_staging in (("incremental", False), ("reread", True)):
+            home = root / name
+            copy_home(root / "day0", home)
+            if forget_staging:  # every file is read again, from the archive
+                shutil.rmtree(home / "staging")
+            mp.setenv("KODOMO_HOME", str(home))
+            versions = _versions(get_settings())
+            run_pipeline(get_settings(), landing, retrain=False)
+            homes[name] = {"home": home, "state": _state(home / "warehouse.duckdb"), "versions_before": versions,
+                           "versions_after": _versions(get_settings())}
+    return {"day": day, **homes}
+
+
+def test_a_delivery_s_run_equals_reading_every_file_again(runs):
+    incremental, reread = runs["incremental"]["state"], runs["reread"]["state"]
+    assert incremental.keys() == reread.keys()
+    assert {"raw.case_reports", "linkage.person_links", "marts.intake_features", "ml.intake_scores"} <= incremental.keys()
+    different = [table for table in incremental if incremental[table] != reread[table]]
+    assert different == []
+    assert incremental["ml.intake_scores"], "the champion scored the open intakes"
+
+
+def test_the_delivery_is_in_the_published_state(runs):
+    files = {r[1] for r in runs["incremental"]["state"]["meta.files"]}
+    assert {str(rel) for rel in runs["day"]} <= files
+
+
+def test_a_delivery_s_run_trains_nothing(runs):
+    run = runs["incremental"]
+    assert run["versions_after"] == run["versions_before"] > 0
