@@ -1,8 +1,10 @@
 """The synthetic world generator: landing layout, mess, determinism and an exact ground truth.
 
-One small world is generated per module. A compact reference reader below re-reads every delivered
-file with the contracts and the shared parsers, so the truth is checked against the files themselves,
-not against what the generator believes it wrote.
+Two small worlds are generated per module, and every test of a world runs on both: ``small`` itself,
+made in one piece, and the same size made as large scales are (shards of families simulated apart,
+groups of agencies written apart, in two processes). A compact reference reader below re-reads every
+delivered file with the contracts and the shared parsers, so the truth is checked against the files
+themselves, not against what the generator believes it wrote.
 """
 from __future__ import annotations
 
@@ -24,17 +26,27 @@ from kodomo.contracts import FEEDS, Contract, contract, row_rules
 from kodomo.parsing.codes import is_municipality_code
 from kodomo.parsing.dates import DateError, parse_date, parse_datetime
 from kodomo.synthetic import generate
+from kodomo.synthetic.geography import build_geography
+from kodomo.synthetic.scales import SCALES, Scale
+from kodomo.synthetic.shards import agency_groups
 
 SEED = 0
+SHARDED = Scale("small-sharded", children=1_500, municipalities_per_prefecture=6, cgcs_per_prefecture=2,
+                incident_rate=0.35, children_per_shard=500, agency_groups=3)
 TRUTH_FILES = {"manifest.json", "expected_ingest.json", "quarantined_rows.csv", "quarantined_files.csv",
                "mess.json", "child_records.csv", "children.csv", "intakes.csv"}
 FILE_NAME = re.compile(r"(?P<agency>[^_]+)_(?P<date>\d{8})_(?P<seq>\d+)\.csv")
 
 
+@pytest.fixture(scope="module", params=[SCALES["small"], SHARDED], ids=["small", "sharded"])
+def scale(request) -> Scale:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> tuple[Path, Path]:
+def world(scale, tmp_path_factory) -> tuple[Path, Path]:
     landing = tmp_path_factory.mktemp("gen") / "landing"
-    truth = generate(landing, scale="small", seed=SEED, progress=lambda _: None)
+    truth = generate(landing, scale=scale, seed=SEED, progress=lambda _: None)
     return landing, truth
 
 
@@ -210,29 +222,31 @@ def test_agencies_are_clean_and_cover_two_prefectures(landing):
     assert agencies["prefecture_code"].nunique() == 2
 
 
-def test_truth_is_outside_the_landing_with_exactly_its_files(landing, truth):
+def test_truth_is_outside_the_landing_with_exactly_its_files(scale, landing, truth):
     assert truth == landing.parent / f"{landing.name}-truth"
     assert sorted(p.name for p in truth.iterdir()) == sorted(TRUTH_FILES)
+    assert sorted(p.name for p in landing.parent.iterdir()) == sorted([landing.name, truth.name])  # no scratch left
     manifest = json.loads((truth / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["scale"] == "small" and manifest["seed"] == SEED and manifest["landing"] == landing.name
+    assert manifest["scale"] == scale.name and manifest["seed"] == SEED and manifest["landing"] == landing.name
     assert len(manifest["prefectures"]) == 2
     named = [p for f in FEEDS[1:] for p in feed_files(landing, f) if FILE_NAME.fullmatch(p.name)]
     last_delivery = max(delivery_day(p) for p in named)
     assert manifest["data_end"] == last_delivery.isoformat()
 
 
-def test_same_seed_gives_identical_bytes_and_overwrites_cleanly(landing, truth, tmp_path):
+def test_same_seed_gives_identical_bytes_and_overwrites_cleanly(scale, landing, truth, tmp_path):
+    """Also in one process instead of two: the pieces of a sharded world never depend on who runs them."""
     again = tmp_path / "again"
     again.mkdir()
     (again / "agencies.csv").write_text("stale", encoding="utf-8")
     (again / "stale.csv").write_text("stale", encoding="utf-8")
-    second = generate(again, scale="small", seed=SEED, progress=lambda _: None)
+    second = generate(again, scale=scale, seed=SEED, progress=lambda _: None, workers=1)
     assert _digest(again) == _digest(landing)
     assert _digest(second) == _digest(truth, rename={landing.name: "again"})
 
 
-def test_a_different_seed_gives_a_different_world(landing, tmp_path):
-    generate(tmp_path / "other", scale="small", seed=SEED + 1, progress=lambda _: None)
+def test_a_different_seed_gives_a_different_world(scale, landing, tmp_path):
+    generate(tmp_path / "other", scale=scale, seed=SEED + 1, progress=lambda _: None)
     assert _digest(tmp_path / "other") != _digest(landing)
 
 
@@ -496,6 +510,21 @@ def test_child_records_link_one_child_across_agencies(truth):
     agencies_per_child = records.groupby("child_id")["agency_id"].nunique()
     assert (agencies_per_child >= 2).mean() > 0.05
     assert records.groupby("agency_id")["local_child_id"].apply(lambda s: s.str[:1].nunique()).max() == 1
+
+
+def test_a_child_who_moves_is_one_child_in_the_files_of_every_group_of_agencies(scale, landing, truth):
+    """Families move between municipalities whose files different groups of agencies write apart (in a
+    sharded world): the move is recorded at both ends and the truth still knows one child."""
+    geography = build_geography(scale.municipalities_per_prefecture, scale.cgcs_per_prefecture)
+    groups = agency_groups(geography, scale.agency_groups)
+    group_of = {geography.agencies[a].agency_id: g for g, members in enumerate(groups) for a in members}
+    assert set(group_of) == agency_ids(landing)
+    records = pd.read_csv(truth / "child_records.csv", dtype=str)
+    municipal = records[~records["agency_id"].str.startswith("C")]
+    spans = municipal.assign(group=municipal["agency_id"].map(group_of)).groupby("child_id").agg(
+        municipalities=("agency_id", "nunique"), groups=("group", "nunique"))
+    assert (spans["municipalities"] >= 2).sum() > 10
+    assert (spans["groups"] >= 2).sum() > 10 or len(groups) == 1
 
 
 # --- the outcome ----------------------------------------------------------------------------------

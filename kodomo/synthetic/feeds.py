@@ -93,9 +93,10 @@ def delivery_label(day: int) -> str:
 def assign_ids(rows: dict[str, pd.DataFrame], intakes: pd.DataFrame, habits: list[Habits],
                rng: np.random.Generator) -> None:
     """Fill the id columns: report and assessment ids (an assessment names its report), move and alert ids."""
-    report_ids = entity_ids("report_id", intakes["_agency"].to_numpy(), intakes["received"].to_numpy(), habits, rng)
-    rows["case_reports"]["report_id"] = report_ids[rows["case_reports"]["_entity"].to_numpy()]
-    rows["assessments"]["report_id"] = report_ids[rows["assessments"]["_report"].to_numpy()]
+    report_ids = pd.Series(entity_ids("report_id", intakes["_agency"].to_numpy(), intakes["received"].to_numpy(),
+                                      habits, rng), index=intakes["_entity"].to_numpy())
+    rows["case_reports"]["report_id"] = report_ids.reindex(rows["case_reports"]["_entity"]).to_numpy()
+    rows["assessments"]["report_id"] = report_ids.reindex(rows["assessments"]["_report"]).to_numpy()
     rows["assessments"]["assessor_id"] = [f"W{a:03d}" for a in rows["assessments"]["_assessor"]]
     for feed, column in (("assessments", "assessment_id"), ("resident_moves", "move_id"), ("alerts", "alert_id")):
         table = rows[feed]

@@ -40,14 +40,12 @@ def write_agencies(out: Path, geography: Geography) -> None:
 
 
 def write_feed(out: Path, feed: str, rows: pd.DataFrame, people: People, world: World, habits: list[Habits],
-               deliveries: np.ndarray, rng: np.random.Generator) -> FeedOutput:
-    """Write every file of one feed; ``rows`` are its delivered rows (semantic values)."""
+               deliveries: np.ndarray, agencies: list[int], rng: np.random.Generator) -> FeedOutput:
+    """Write every file of one feed from ``agencies``; ``rows`` are their delivered rows (semantic values)."""
     c = contract(feed)
     geography = world.geography
-    text = render_feed(c, rows, people if c.person else None, world, habits)
+    cells = render_feed(c, rows, people if c.person else None, world, habits)
     birth, local_id = _as_filed(c, rows, people, world)
-    cells = {name: text[name].to_numpy(dtype=object) for name in c.column_names}
-    del text
     corrupter = Corrupter(c, habits, list(geography.agency_ids()), list(geography.place_code[geography.outside_places]),
                           rng)
     agency = rows["_agency"].to_numpy()
@@ -63,7 +61,7 @@ def write_feed(out: Path, feed: str, rows: pd.DataFrame, people: People, world: 
     table = pd.concat([meta, fixes], ignore_index=True)
     table["_duplicate"] = (~table["_correction"] & (table["_rule"] != "malformed_row")
                            & (rng.random(len(table)) < _DUPLICATE_SHARE))
-    delivering = [a.index for a in geography.agencies if delivers(a.agency_type, feed)]
+    delivering = [a for a in agencies if delivers(geography.agencies[a].agency_type, feed)]
     layouts = {a: agency_layout(c, habits[a], rng) for a in delivering}
     table["_content"] = _contents(table, cells, layouts)
     incidents = _plan_incidents(feed, table, habits, rng)
@@ -90,24 +88,25 @@ def _meta(c: Contract, rows: pd.DataFrame, local_id: np.ndarray) -> pd.DataFrame
         "_key": _keys(c, rows, local_id), "_correction": False,
     })
     if c.feed == "case_reports":
+        meta["_report_id"] = rows["report_id"].to_numpy()
         meta["_received"] = rows["received_at"].to_numpy().astype(np.int64)
         meta["_qualifies"] = ((rows["substantiated"] == "yes") | (rows["severe_harm"] == "yes")).to_numpy()
     return meta
 
 
-def _keys(c: Contract, rows: pd.DataFrame, local_id: np.ndarray) -> list[tuple]:
-    """The normalised record key of every row (agency as its index)."""
-    parts = []
+def _keys(c: Contract, rows: pd.DataFrame, local_id: np.ndarray) -> np.ndarray:
+    """The normalised record key of every row (agency as its index), numbered: equal keys, equal numbers."""
+    parts = {}
     for name in c.key:
         if name == "agency_id":
-            parts.append(rows["_agency"].to_numpy())
+            parts[name] = rows["_agency"].to_numpy()
         elif name == "local_child_id":
-            parts.append(local_id)
+            parts[name] = local_id
         elif c.column(name).type == "integer":
-            parts.append(rows[name].to_numpy().astype(np.int64))
+            parts[name] = rows[name].to_numpy().astype(np.int64)
         else:
-            parts.append(rows[name].to_numpy())
-    return list(zip(*parts))
+            parts[name] = rows[name].to_numpy()
+    return pd.DataFrame(parts).groupby(list(parts), sort=False, dropna=False).ngroup().to_numpy()
 
 
 def _contents(table: pd.DataFrame, cells: dict[str, np.ndarray], layouts) -> np.ndarray:
@@ -134,6 +133,8 @@ def _plan_incidents(feed: str, table: pd.DataFrame, habits: list[Habits], rng: n
     n_copies = max(1, round(_COPIED_FILE_SHARE * len(keys)))
     incidents.copies = {keys[i] for i in rng.choice(len(keys), size=min(n_copies, len(keys)), replace=False)}
     free = [k for k in keys if k not in incidents.copies]
+    if not free:  # a group of agencies with (almost) nothing to deliver in this feed
+        return incidents
     if feed in _BROKEN_FILES:
         # One of the biggest files: in UTF-16 its many kana make it certainly undecodable as CP932.
         big = sorted(free, key=lambda k: (-sizes[k], k))[: max(1, len(free) // 20)]

@@ -1,14 +1,19 @@
-"""How much of each kind of mess went into the landing (``mess.json``)."""
+"""How much of each kind of mess went into the landing (``mess.json``).
+
+Each group of agencies counts what it wrote, feed by feed (``feed_counts``); ``assemble`` adds the
+groups up and counts what belongs to the whole world.
+"""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kodomo.contracts import contract
+from kodomo.contracts import FEEDS, Contract, contract
 from kodomo.synthetic.habits import Habits
 from kodomo.synthetic.population import FOREVER, World
 from kodomo.synthetic.truth import FeedOutput
@@ -62,20 +67,19 @@ _DATE_FORMS = tuple((form, re.compile(pattern)) for form, pattern in (
 ))
 
 
-def _date_form_counts(outputs: dict[str, FeedOutput]) -> dict:
+def _date_form_counts(c: Contract, cells: dict[str, np.ndarray]) -> dict:
     """Cells written in each date form of source-feeds.md §3 (full-width digits folded)."""
     counts = dict.fromkeys((form for form, _ in _DATE_FORMS), 0)
     fullwidth = 0
-    for feed, output in outputs.items():
-        for column in contract(feed).columns:
-            if not column.is_temporal:
-                continue
-            for value, n in _date_parts(output.cells[column.name]):
-                folded = value.translate(_HALFWIDTH_DIGITS)
-                fullwidth += n if folded != value else 0
-                form = next((f for f, pattern in _DATE_FORMS if pattern.match(folded)), None)
-                if form:
-                    counts[form] += int(n)
+    for column in c.columns:
+        if not column.is_temporal:
+            continue
+        for value, n in _date_parts(cells[column.name]):
+            folded = value.translate(_HALFWIDTH_DIGITS)
+            fullwidth += n if folded != value else 0
+            form = next((f for f, pattern in _DATE_FORMS if pattern.match(folded)), None)
+            if form:
+                counts[form] += int(n)
     return {"cells_by_form": counts, "cells_with_fullwidth_digits": int(fullwidth)}
 
 
@@ -89,41 +93,64 @@ def _date_parts(cells: np.ndarray) -> list[tuple[str, int]]:
     return list(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()))
 
 
-def world_counts(world: World, seen: np.ndarray, lost_follow_ups: int, outputs: dict[str, FeedOutput]) -> dict:
-    """Counts over the world and the written files; ``seen`` marks the children in the landing."""
-    c, f = world.children, world.families
-    twins = np.flatnonzero(c.twin_of > np.arange(len(c)))
-    files = [file for output in outputs.values() for file in output.files]
-    kinds = pd.Series([file.kind for file in files]).value_counts()
-    # Children whose surname changed while they were alive (the new name was not theirs from birth).
-    changed = (f.surname_change_day[c.family] < FOREVER) & (c.birth < f.surname_change_day[c.family])
-    text_cells = pd.Series(np.concatenate([output.cells[col.name] for feed, output in outputs.items()
-                                           for col in contract(feed).columns if col.type == "text"]))
+def feed_counts(feed: str, output: FeedOutput, rows: pd.DataFrame) -> dict:
+    """The mess one group of agencies put into one feed (``rows``: its delivered rows)."""
+    c = contract(feed)
+    files = output.files
+    kinds = Counter(file.kind for file in files)
+    text = [output.cells[col.name] for col in c.columns if col.type == "text"]
+    text_cells = pd.Series(np.concatenate(text) if text else [], dtype=object)
     return {
-        "twin_pairs": {"in_world": int(len(twins)),
-                       "in_landing": int((seen[twins] & seen[c.twin_of[twins]]).sum())},
-        "children_with_surname_change": {"in_world": int(changed.sum()),
-                                         "in_landing": int((changed & seen).sum())},
-        "dates": _date_form_counts(outputs),
+        "rows": row_counts(output.table, rows),
+        "dates": _date_form_counts(c, output.cells),
         "files": {
             "written": len(files),
             "header_only": sum(len(file.rows) == 0 and not file.quarantine_rule for file in files),
-            "redelivered_identical_copies": int(kinds.get("copy", 0)),
-            "re_exported_other_encoding_and_order": int(kinds.get("re_export", 0)),
-            "corrected_redeliveries": int(kinds.get("correction", 0)),
+            "redelivered_identical_copies": kinds["copy"],
+            "re_exported_other_encoding_and_order": kinds["re_export"],
+            "corrected_redeliveries": kinds["correction"],
             "quarantined": {file.path: file.quarantine_rule for file in files if file.quarantine_rule},
         },
         "free_text_cells": {"with_line_break": int(text_cells.str.contains("\n").sum()),
                             "with_comma": int(text_cells.str.contains(",").sum()),
                             "with_double_quote": int(text_cells.str.contains('"').sum())},
-        "files_by_encoding": _files_by_encoding(outputs),
-        "outcome_noise": {"follow_ups_lost_leaving_region_or_turning_18": int(lost_follow_ups)},
+        "files_by_encoding": dict(Counter(file.encoding for file in files)),
     }
 
 
-def _files_by_encoding(outputs: dict[str, FeedOutput]) -> dict:
-    counts: dict[str, int] = {}
-    for output in outputs.values():
-        for file in output.files:
-            counts[file.encoding] = counts.get(file.encoding, 0) + 1
-    return dict(sorted(counts.items()))
+def assemble(habits: list[Habits], people: list[dict], feeds: dict[str, list[dict]], world: World,
+             seen: np.ndarray, lost_follow_ups: int) -> dict:
+    """mess.json: the agencies' habits, then the groups' counts (``people``: of their master records, ``feeds``:
+    per feed, of ``feed_counts``) added up, and counts over the world; ``seen`` marks the children in the landing."""
+    mess = {"agency_habits": habit_counts(habits)}
+    for counts in people:
+        add_counts(mess, counts)
+    mess["rows"] = {}
+    written: dict = {}
+    for feed in FEEDS[1:]:
+        rows = mess["rows"].setdefault(feed, {})
+        for part in feeds[feed]:
+            add_counts(rows, part["rows"])
+            add_counts(written, {key: value for key, value in part.items() if key != "rows"})
+        rows["invalid_rows"] = dict(sorted(rows["invalid_rows"].items(), key=lambda item: -item[1]))
+    written["files_by_encoding"] = dict(sorted(written["files_by_encoding"].items()))
+    c, f = world.children, world.families
+    twins = np.flatnonzero(c.twin_of > np.arange(len(c)))
+    # Children whose surname changed while they were alive (the new name was not theirs from birth).
+    changed = (f.surname_change_day[c.family] < FOREVER) & (c.birth < f.surname_change_day[c.family])
+    mess["twin_pairs"] = {"in_world": int(len(twins)), "in_landing": int((seen[twins] & seen[c.twin_of[twins]]).sum())}
+    mess["children_with_surname_change"] = {"in_world": int(changed.sum()), "in_landing": int((changed & seen).sum())}
+    mess.update(written)
+    mess["outcome_noise"] = {"follow_ups_lost_leaving_region_or_turning_18": int(lost_follow_ups)}
+    return mess
+
+
+def add_counts(total: dict, more: dict) -> None:
+    """Add ``more`` into ``total`` key by key, nested dicts alike; a text value (a file's rule) is kept."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            add_counts(total.setdefault(key, {}), value)
+        elif isinstance(value, str):
+            total[key] = value
+        else:
+            total[key] = total.get(key, 0) + value

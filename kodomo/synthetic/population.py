@@ -118,6 +118,32 @@ class World:
     def in_region(self, child: np.ndarray, day: np.ndarray) -> np.ndarray:
         return self.geography.place_in_region[self.child_place(child, day)]
 
+    def of_families(self, first: int, stop: int) -> World:
+        """The families ``first`` to ``stop - 1`` with their children, spells and moves, numbered from 0.
+
+        Nothing that happens to one family depends on another (a child's history is its family's), so
+        a shard of families is simulated on its own; children are family-sorted, so child ``i`` of the
+        shard is child ``i`` + the shard's first child of the world.
+        """
+        fam, kids, res = self.families, self.children, self.residence
+        c0, c1 = np.searchsorted(kids.family, [first, stop])
+        s0, s1 = np.searchsorted(res.family, [first, stop])
+        m0, m1 = np.searchsorted(res.move_family, [first, stop])
+        part = slice(first, stop)
+        families = Families(
+            vulnerability=fam.vulnerability[part], factors={k: v[part] for k, v in fam.factors.items()},
+            surname=fam.surname[part], registered=fam.registered[part], new_surname=fam.new_surname[part],
+            new_registered=fam.new_registered[part], surname_change_day=fam.surname_change_day[part])
+        twin_of = kids.twin_of[c0:c1]
+        children = Children(family=kids.family[c0:c1] - first, sex=kids.sex[c0:c1], birth=kids.birth[c0:c1],
+                            given=kids.given[c0:c1], twin_of=np.where(twin_of >= 0, twin_of - c0, -1),
+                            disability=kids.disability[c0:c1])
+        residence = Residence(
+            family=res.family[s0:s1] - first, place=res.place[s0:s1], start=res.start[s0:s1], end=res.end[s0:s1],
+            move_family=res.move_family[m0:m1] - first, move_day=res.move_day[m0:m1],
+            move_from=res.move_from[m0:m1], move_to=res.move_to[m0:m1])
+        return World(self.geography, families, children, residence)
+
 
 def _latent_factors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     vulnerability = rng.standard_normal(n)
@@ -219,6 +245,7 @@ def _residence(geography: Geography, vulnerability: np.ndarray, rng: np.random.G
     n_moves = rng.poisson(rate)
     spells: list[tuple[int, int, int, int]] = []
     moves: list[tuple[int, int, int, int]] = []
+    targets: dict = {}
     for f in range(n):
         if not arriving[f] and n_moves[f] == 0:
             spells.append((f, home[f], _BEFORE_ANYTHING, FOREVER))
@@ -232,7 +259,7 @@ def _residence(geography: Geography, vulnerability: np.ndarray, rng: np.random.G
         for day in np.sort(rng.integers(arrival[f] + 1, DATA_END + 1, size=n_moves[f])):
             if day <= start:
                 continue
-            destination = _destination(geography, place, rng)
+            destination = _destination(geography, place, rng, targets)
             spells.append((f, place, start, day))
             moves.append((f, day, place, destination))
             start, place = day, destination
@@ -246,16 +273,22 @@ def _residence(geography: Geography, vulnerability: np.ndarray, rng: np.random.G
                      move_family=m[:, 0], move_day=m[:, 1], move_from=m[:, 2], move_to=m[:, 3])
 
 
-def _destination(geography: Geography, place: int, rng: np.random.Generator) -> int:
+def _destination(geography: Geography, place: int, rng: np.random.Generator, targets: dict) -> int:
+    """Where a family moving from ``place`` goes; ``targets`` keeps each place's candidates once computed."""
     kinds, shares = zip(*_MOVE_KINDS)
     kind = kinds[rng.choice(len(kinds), p=shares)]
     if kind == "leave_region":
         return int(rng.choice(geography.outside_places))
-    same = geography.place_prefecture == geography.place_prefecture[place]
-    wanted = same if kind == "same_prefecture" else ~same
-    candidates = np.flatnonzero(wanted & geography.place_in_region & (np.arange(len(same)) != place))
-    weights = geography.place_weight[candidates]
-    return int(rng.choice(candidates, p=weights / weights.sum()))
+    if (place, kind) not in targets:
+        same = geography.place_prefecture == geography.place_prefecture[place]
+        wanted = same if kind == "same_prefecture" else ~same
+        candidates = np.flatnonzero(wanted & geography.place_in_region & (np.arange(len(same)) != place))
+        weights = geography.place_weight[candidates]
+        targets[place, kind] = candidates, (weights / weights.sum() if candidates.size else weights)
+    candidates, p = targets[place, kind]
+    if candidates.size == 0:  # a region of one prefecture: moving to another prefecture leaves it
+        return int(rng.choice(geography.outside_places))
+    return int(rng.choice(candidates, p=p))
 
 
 def _registered_spelling(surname: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -263,9 +296,10 @@ def _registered_spelling(surname: np.ndarray, rng: np.random.Generator) -> np.nd
     out = np.empty(len(surname), dtype=object)
     draws = rng.random(len(surname))
     picks = rng.integers(0, 1000, size=len(surname))
+    old_forms = [names.old_forms(common) for common, _, _ in names.SURNAMES]
     for i, s in enumerate(surname):
         common = names.SURNAMES[s][0]
-        forms = names.old_forms(common)
+        forms = old_forms[s]
         out[i] = forms[picks[i] % len(forms)] if forms and draws[i] < 0.3 else common
     return out
 

@@ -88,8 +88,12 @@ def _times_of_day(habits: Habits) -> np.ndarray:
 
 
 def render_feed(contract: Contract, rows: pd.DataFrame, people: People | None, world: World,
-                habits: list[Habits]) -> pd.DataFrame:
-    """One text column per contract column, row for row with ``rows``; person fields come from ``people``."""
+                habits: list[Habits]) -> dict[str, np.ndarray]:
+    """One array of text per contract column, row for row with ``rows``; person fields come from ``people``.
+
+    Plain object arrays, not a DataFrame: equal cells (a date, a code, a child's name) stay one string
+    object, where pandas would store every cell anew.
+    """
     out = {c.name: np.full(len(rows), "", dtype=object) for c in contract.columns}
     agency = rows["_agency"].to_numpy()
     if people is not None:
@@ -102,12 +106,12 @@ def render_feed(contract: Contract, rows: pd.DataFrame, people: People | None, w
             if people is not None and column.name in PERSON_COLUMNS:
                 cells = _person_column(column.name, people, pair[mine], epoch[mine], h)
             elif column.name == "agency_id":
-                cells = np.full(len(mine), world.geography.agencies[a].agency_id, dtype=object)
+                cells = np.repeat(np.array([world.geography.agencies[a].agency_id], dtype=object), len(mine))
             else:
                 source = "_updated" if column.name == "updated_at" else column.name
                 cells = _render_values(column, part[source].to_numpy(), h)
             out[column.name][mine] = cells
-    return pd.DataFrame(out, index=rows.index)
+    return out
 
 
 def _render_values(column: Column, values: np.ndarray, h: Habits) -> np.ndarray:
