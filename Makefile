@@ -8,13 +8,21 @@ DEMO_LANDING := $(KODOMO_HOME)/landing
 DEMO_SCALE ?= prefecture
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup test demo app dagster mlflow serve serve-stop bench clean
+.PHONY: setup java test test-spark demo app dagster mlflow serve serve-stop bench bench-scale clean
 
 # dbt's manifest (dbt_project/target/manifest.json), which the pipeline's dbt assets are read from, and the compiled
 # SQL of the online intake features are made here when the project changed; every `kodomo run` checks them again.
 # Importing the code never runs dbt.
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed java
 	$(BIN)/python -m orchestration.defs.conform.project
+
+# Splink's Spark engine (KODOMO_LINKAGE_ENGINE=spark) runs on a JVM: Debian's OpenJDK 17 (the default JRE where a
+# Debian release has no 17), installed when no `java` is on the PATH.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+java:
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && \
+		{ DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless || \
+		  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless; }; }
 
 # Exact versions come from requirements.lock; uv (installed by pip) only makes the install fast.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -28,11 +36,15 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
 
+# The linkage on Spark alone (part of `make test` too): Spark and DuckDB give the same children on a `small` world.
+test-spark: setup
+	$(BIN)/python -m pytest -m spark
+
 # The browser test drives Debian's Chromium through Playwright (never a downloaded browser), with Japanese fonts
 # so that screenshots read; installed here when missing (as root, or through sudo).
 $(CHROMIUM):
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium fonts-noto-cjk
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk
 
 demo: setup
 	test -f $(DEMO_LANDING)/agencies.csv || $(BIN)/kodomo generate --out $(DEMO_LANDING) --scale $(DEMO_SCALE)
@@ -61,6 +73,12 @@ serve: setup
 
 serve-stop: setup
 	KODOMO_ENV=$${KODOMO_ENV:-production} $(BIN)/python -m orchestration.serve --stop
+
+# Issue 14's table: per scale the cost of generation, ingestion, linkage, dbt and training (wall, peak RSS, rows/s,
+# growth exponents) and a delivery's run on a prefecture; the larger scales take long (tokyo: hours on 2 cores).
+SCALES ?= small,prefecture,national
+bench-scale: setup
+	$(BIN)/python bench/scale.py --scales $(SCALES) --incremental prefecture
 
 bench: setup
 	$(BIN)/python bench/ingest.py --scale prefecture

@@ -8,8 +8,10 @@ import logging
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
+from kodomo import PYSPARK_PANDAS_WARNING
 from kodomo.appdata.warehouse import WarehouseUnavailable
 from kodomo.contracts import FEEDS
 from kodomo.ingest.archive import ArchiveError
@@ -358,6 +360,7 @@ def error_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", PYSPARK_PANDAS_WARNING, FutureWarning)  # the output stays the command's own
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("kodomo.progress").setLevel(logging.INFO)
     try:

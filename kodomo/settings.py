@@ -52,9 +52,9 @@ class Settings:
     app_port: int = 8501
     sensor_seconds: int = 60
     linkage_engine: str = "duckdb"  # one of LINKAGE_ENGINES
-    # DuckDB's memory cap for the pipeline's warehouse work (``KODOMO_DUCKDB_MEMORY``, e.g. ``4GB``); beyond it DuckDB
+    # DuckDB's memory cap for the pipeline's warehouse work (``KODOMO_DUCKDB_MEMORY``, e.g. ``3GB``); beyond it DuckDB
     # spills to disk, so a run's peak memory does not grow with the warehouse.
-    duckdb_memory_limit: str = "4GB"
+    duckdb_memory_limit: str = "3GB"
 
     @property
     def is_production(self) -> bool:
@@ -197,7 +197,8 @@ def get_settings() -> Settings:
     if linkage_engine not in LINKAGE_ENGINES:
         raise ValueError(f"KODOMO_LINKAGE_ENGINE must be 'duckdb' or 'spark', not {linkage_engine!r}")
     return Settings(auth_mode=auth_mode, linkage_engine=linkage_engine,
-                    duckdb_memory_limit=os.environ.get("KODOMO_DUCKDB_MEMORY", "4GB"), home=home, env=env, postgres_url=postgres_url,
+                    duckdb_memory_limit=os.environ.get("KODOMO_DUCKDB_MEMORY", "3GB"),
+                    home=home, env=env, postgres_url=postgres_url,
                     landing_path=Path(landing).resolve() if landing else None,
                     secret=os.environ.get("KODOMO_SECRET") or None,
                     dagster_port=_number("KODOMO_DAGSTER_PORT", 3000), mlflow_port=_number("KODOMO_MLFLOW_PORT", 5000),

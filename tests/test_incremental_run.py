@@ -70,10 +70,11 @@ def runs(scored_world, tmp_path_factory) -> dict:
             if forget_staging:  # every file is read again, from the archive
                 shutil.rmtree(home / "staging")
             mp.setenv("KODOMO_HOME", str(home))
-            versions = _versions(get_settings())
+            versions, model = _versions(get_settings()), (home / "linkage" / "model.json").read_text()
             run_pipeline(get_settings(), landing, retrain=False)
             homes[name] = {"home": home, "state": _state(home / "warehouse.duckdb"), "versions_before": versions,
-                           "versions_after": _versions(get_settings())}
+                           "versions_after": _versions(get_settings()), "linkage_model_before": model,
+                           "linkage_model_after": (home / "linkage" / "model.json").read_text()}
     return {"day": day, **homes}
 
 
@@ -94,3 +95,4 @@ def test_the_delivery_is_in_the_published_state(runs):
 def test_a_delivery_s_run_trains_nothing(runs):
     run = runs["incremental"]
     assert run["versions_after"] == run["versions_before"] > 0
+    assert run["linkage_model_after"] == run["linkage_model_before"]

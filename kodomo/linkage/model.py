@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,8 @@ from splink.comparison_library import CustomComparison
 
 from kodomo.linkage.records import equal_pairs
 
-if TYPE_CHECKING:  # Splink exports no name for the registered-table type
+if TYPE_CHECKING:  # Splink exports no name for the registered-table and database types
+    from splink.internals.database_api import DatabaseAPI
     from splink.internals.splink_dataframe import SplinkDataFrame
 
 logger = logging.getLogger(__name__)
@@ -188,9 +191,27 @@ def settings() -> SettingsCreator:
     )
 
 
-def register_records(records: pd.DataFrame) -> SplinkDataFrame:
-    """The person records on a private in-memory DuckDB: Splink's work tables never touch the warehouse."""
-    db_api = DuckDBAPI(duckdb.connect())
+@contextmanager
+def linkage_database(engine: str, scratch: Path) -> Iterator[DatabaseAPI]:
+    """Splink's database for one linkage run, by ``engine`` (``Settings.linkage_engine``): a private in-memory
+    DuckDB, so that Splink's work tables never touch the warehouse, or a local Spark working in ``scratch``."""
+    if engine == "spark":
+        from kodomo.linkage.spark import spark_database  # pyspark and a JVM only for the engine that needs them
+
+        with spark_database(scratch) as db_api:
+            yield db_api
+    elif engine == "duckdb":
+        con = duckdb.connect()
+        try:
+            yield DuckDBAPI(con)
+        finally:
+            con.close()
+    else:
+        raise ValueError(f"unknown linkage engine {engine!r}")
+
+
+def register_records(records: pd.DataFrame, db_api: DatabaseAPI) -> SplinkDataFrame:
+    """The person records, as Arrow, in Splink's database."""
     table = pa.Table.from_pandas(records[list(MODEL_COLUMNS)], preserve_index=False)
     return db_api.register(table, table_name="person_records")
 
@@ -254,6 +275,10 @@ def save_model(model: dict, path: Path) -> None:
     path.write_text(json.dumps(model, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def read_model(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def node_pair_scores(frame: SplinkDataFrame, model: dict) -> pd.DataFrame:
     """Best score of each pair of child records (nodes) over their variants, above the score floor."""
     linker = _linker(frame, model)
@@ -264,4 +289,4 @@ def node_pair_scores(frame: SplinkDataFrame, model: dict) -> pd.DataFrame:
         from {predictions.physical_name}
         group by all
         order by node_l, node_r
-    """, output_type="pandas")
+    """).as_pyarrow_table().to_pandas()  # through Arrow from either engine

@@ -6,7 +6,9 @@ Tables written:
 - ``linkage.person_links`` — ``agency_id, local_child_id, person_key``: one row per child record;
 - ``linkage.review_pairs`` — pairs of child records for a person to decide (no names).
 The trained Splink settings are saved as ``<artifacts>/model.json``. A landing too small to train on (a
-few hand-made rows) is linked on exact name, kana and birth date instead, and no model is saved.
+few hand-made rows) is linked on exact name, kana and birth date instead, and no model is saved. The pairs are
+scored by Splink in process on DuckDB, or on Spark for a national linkage (``Settings.linkage_engine``); the model,
+the clustering and the tables are the same on both.
 
 Supervisors' decisions on earlier review pairs (``kodomo.linkage.decisions``) are applied to the clustering of
 every run: "same child" joins the two records, "different children" keeps them apart, whatever the scores.
@@ -24,14 +26,21 @@ import pandas as pd
 from kodomo.csv_safe import safe_rows
 from kodomo.linkage.cluster import LINK_THRESHOLD, cluster_nodes, review_pairs
 from kodomo.linkage.decisions import decided_links
-from kodomo.linkage.model import (can_train, exact_pair_scores, node_pair_scores, register_records, save_model,
-                                  train)
+from kodomo.linkage.model import (can_train, exact_pair_scores, linkage_database, node_pair_scores, read_model,
+                                  register_records, save_model, train)
 from kodomo.linkage.records import existing_tables, read_person_variants, with_comparison_columns
 from kodomo.tables import replace_table
 
 logger = logging.getLogger(__name__)
 SCHEMA = "linkage"
 MODEL_FILE = "model.json"
+SCRATCH_DIR = "scratch"  # beside the model, the engine's work files while it runs (Spark's shuffles and checkpoints)
+#: Where the model is trained, whichever engine scores. Splink samples the records it trains on by a hash of their
+#: ids, and each engine hashes differently: trained on Spark, a prefecture world's model differs a little (match
+#: probabilities up to 0.07 apart, a dozen more pairs for review, the same clusters). Training reads bounded
+#: samples (``model.U_SAMPLE_PAIRS``, ``model.EM_MAX_PAIRS``), so it stays in process; the scoring of every
+#: blocked pair, which grows with the data, is what moves to Spark, and gives the same scores there.
+TRAINING_ENGINE = "duckdb"
 EXPORT_COLUMNS = ("agency_id", "local_child_id", "person_key")
 
 
@@ -55,18 +64,25 @@ def _node_columns(pairs: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path, threshold: float = LINK_THRESHOLD,
-                  decisions: pd.DataFrame | None = None) -> LinkageSummary:
+                  decisions: pd.DataFrame | None = None, engine: str = "duckdb", retrain: bool = True) -> LinkageSummary:
     """Train on the data itself, score, cluster under the supervisors' ``decisions`` (latest per pair:
     ``agency_id_l, local_child_id_l, agency_id_r, local_child_id_r, outcome``), and replace the ``linkage``
-    tables."""
+    tables. Splink scores the pairs on ``engine`` (``Settings.linkage_engine``, see ``TRAINING_ENGINE``); the
+    records come from the warehouse and the scores back, clustered here whichever engine made them. Without
+    ``retrain`` (a delivery's run), the model already in ``artifacts_dir`` scores, if there is one."""
     records = with_comparison_columns(read_person_variants(con))
     nodes = records[["node_id", "agency_id", "local_child_id"]].drop_duplicates("node_id")
     model_path = Path(artifacts_dir) / MODEL_FILE
     if can_train(records):
-        frame = register_records(records)
-        model = train(frame)
-        save_model(model, model_path)
-        scores = node_pair_scores(frame, model)
+        scratch = Path(artifacts_dir) / SCRATCH_DIR
+        if retrain or not model_path.is_file():
+            with linkage_database(TRAINING_ENGINE, scratch) as db_api:
+                model = train(register_records(records, db_api))
+            save_model(model, model_path)
+        else:
+            model = read_model(model_path)
+        with linkage_database(engine, scratch) as db_api:
+            scores = node_pair_scores(register_records(records, db_api), model)
     else:
         logger.warning("linkage: too few record pairs to train a model on; linking exact name, kana and "
                        "birth-date matches only")

@@ -2,7 +2,8 @@
 
 One multi-asset, because one Splink run produces all three tables: the links, the pairs left for
 review, and the person records (the search layer). The trained model is saved in the run's build folder
-and published with the warehouse as ``$KODOMO_HOME/linkage/model.json``.
+and published with the warehouse as ``$KODOMO_HOME/linkage/model.json``. Splink scores on the configured
+engine (``KODOMO_LINKAGE_ENGINE``: DuckDB in process, or Spark for a national linkage).
 """
 
 import logging
@@ -16,7 +17,8 @@ from kodomo.linkage.cluster import LINK_THRESHOLD
 from kodomo.linkage.decisions import DECISIONS_FILE, read_run_decisions
 from kodomo.linkage.model import SCORE_FLOOR
 from kodomo.linkage.records import existing_tables
-from orchestration.defs.resources import KodomoHome, Warehouse
+from kodomo.settings import get_settings
+from orchestration.defs.resources import KodomoHome, RunOptions, Warehouse
 
 GROUP = "linkage"
 progress_log = logging.getLogger("kodomo.progress")
@@ -44,12 +46,15 @@ UPSTREAM = [dg.AssetKey(["valid", "agencies"]), *(dg.AssetKey(["valid", feed]) f
                                    description="Exactly one row per (agency_id, local_child_id) of the valid "
                                                "person-level feeds (the export-links contract).")],
 )
-def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, home: KodomoHome):
-    progress_log.info("linkage: linking the child records of every agency")
+def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, home: KodomoHome, run: RunOptions):
+    engine = get_settings().linkage_engine
+    progress_log.info("linkage: linking the child records of every agency (scored on %s)", engine)
     with warehouse.connect() as con:
         # the model is published with the warehouse; the supervisors' decisions were written for this run
         decisions = read_run_decisions(Path(home.build) / "linkage" / DECISIONS_FILE)
-        summary = link_children(con, Path(home.build) / "linkage", decisions=decisions)
+        # a delivery's run keeps the published model (copied into the build with the published state)
+        summary = link_children(con, Path(home.build) / "linkage", decisions=decisions, engine=engine,
+                                retrain=run.retrain)
         missing, duplicated = coverage_gaps(con)
     message = (f"linkage: {summary.child_records} child records ({summary.records} variants) linked into "
                f"{summary.children} children; {summary.review_pairs} pairs for review")
@@ -57,7 +62,7 @@ def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse,
     progress_log.info(message)
     model = dg.MetadataValue.path(str(summary.model_path)) if summary.model_path else "none: exact matches only"
     yield dg.MaterializeResult(asset_key=LINKS, metadata={
-        "child_records": summary.child_records, "children": summary.children, "model": model})
+        "child_records": summary.child_records, "children": summary.children, "model": model, "engine": engine})
     yield dg.MaterializeResult(asset_key=["linkage", "review_pairs"], metadata={"pairs": summary.review_pairs})
     yield dg.MaterializeResult(asset_key=["linkage", "person_records"], metadata={"records": summary.records})
     yield dg.AssetCheckResult(asset_key=LINKS, check_name=COVERAGE_CHECK, passed=missing == duplicated == 0,
