@@ -98,6 +98,8 @@ def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, score
         # Streamlit's date and time inputs are segmented: typing the digits fills the segments in turn.
         main.get_by_role("spinbutton", name="year, 受理日").click()
         page.keyboard.type("20261128")
+        # the calendar may open over the fields below; closing it keeps the typed date
+        page.keyboard.press("Escape")
         main.get_by_role("group", name="受理時刻").locator("[role=spinbutton]").first.click()
         page.keyboard.type("1030")
         main.get_by_label("通告経路").first.click()
@@ -111,6 +113,7 @@ def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, score
         main.get_by_role("textbox", name="ふりがな（カタカナ）").fill(child["kana"])
         main.get_by_role("spinbutton", name="year, 生年月日").click()
         page.keyboard.type(child["birth_date"].replace("-", ""))
+        page.keyboard.press("Escape")
         main.get_by_role("radiogroup", name="性別").get_by_text(
             {"1": "男", "2": "女", "9": "不明"}[child["sex"]], exact=True).click()
         main.get_by_role("textbox", name="住所の市町村コード（6桁）").fill(child["address_municipality_code"])
