@@ -52,6 +52,10 @@ class _Delivered:
     sha256: str
     read: Callable[[], bytes]
 
+    @property
+    def staged(self) -> StagedFile:
+        return StagedFile(self.rel, self.version, self.sha256)
+
 
 def _csv_line(fields: list[str]) -> str:
     out = io.StringIO()
@@ -224,7 +228,7 @@ def _stage_new_files(stage: Stage, contract: Contract, deliveries: list[_Deliver
     known = stage.files()
     batcher = _Batcher(stage, contract, agencies, chunk_rows)
     for delivered in deliveries:
-        staged = StagedFile(delivered.rel, delivered.version, delivered.sha256)
+        staged = delivered.staged
         if staged in known:
             continue
         info = _file_info(contract, delivered.rel)
@@ -258,7 +262,7 @@ def ingest_feed(
     for entry in refused:
         progress(f"{entry.rel}: file {entry.status} ({entry.rule}: {entry.detail})")
     with Stage.attach(con, contract, agencies, staging) as stage:
-        stage.keep_only([StagedFile(d.rel, d.version, d.sha256) for d in deliveries])
+        stage.keep_only([d.staged for d in deliveries])
         _stage_new_files(stage, contract, deliveries, agencies, chunk_rows, progress)
         refused_files = [_file_info(contract, e.rel, status=e.status, rule=e.rule, detail=e.detail) for e in refused]
         report = publish_feed(con, contract, stage, refused_files)
