@@ -6,7 +6,7 @@ the Great Expectations suites and the dbt sources are all derived from these obj
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
@@ -72,11 +72,11 @@ class Contract:
     rules: tuple[ConditionalRule, ...] = field(default_factory=tuple)
     references: dict[str, dict] = field(default_factory=dict)
 
-    @property
+    @cached_property  # asked for per file and per chunk by the ingestion
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
+    @cached_property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 

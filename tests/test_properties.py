@@ -73,3 +73,31 @@ def test_a_safe_cell_never_starts_a_formula_and_keeps_the_text(text):
     safe = safe_cell(text)
     assert not safe.startswith(FORMULA_STARTS)
     assert safe in (text, "'" + text)
+
+
+DATETIME_LIKE = st.one_of(
+    st.text(DATE_ALPHABET, max_size=24),
+    st.builds(lambda day, time, sep: f"{day}{sep}{time}",
+              st.sampled_from(["2021-04-01", "R3.4.1", "令和3年4月1日", "２０２１/４/１", "2021-02-30", "H31.5.1", ""]),
+              st.sampled_from(["", "10:00", "7:30", "23:59:59", "24:00", "10:60", "１０：００", "10", " "]),
+              st.sampled_from([" ", "　", "  ", ""])))
+
+
+@given(st.lists(DATETIME_LIKE, min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_a_column_of_datetimes_parses_as_each_value_does_alone(texts):
+    """The column-wise check parses each distinct date and time once: it must agree with parse_datetime."""
+    c = contract("case_reports")
+    raw = pd.DataFrame({col: [""] * len(texts) for col in c.column_names}, dtype=object)
+    raw["received_at"] = texts
+    checked = check_rows(c, raw, None, frozenset())
+    for i, text in enumerate(texts):
+        try:
+            expected = parse_datetime(text) if text.strip() else None
+        except DateError:
+            assert "received_at:invalid_date" in checked.violations[i]
+            assert pd.isna(checked.values["received_at"][i])
+            continue
+        assert "received_at:invalid_date" not in (checked.violations[i] or "")
+        assert (pd.isna(checked.values["received_at"][i]) if expected is None
+                else checked.values["received_at"][i] == pd.Timestamp(expected))

@@ -1,13 +1,14 @@
 """Row validation driven by a feed contract (source-feeds.md §3 and §6).
 
-Works column-wise on a frame of raw strings; every value parser runs once per distinct value,
-so a million-row feed costs what its few thousand distinct dates cost.
+Works column-wise on a frame of raw strings; every value parser runs once per distinct value (a datetime's date
+and time apart), so a million-row feed costs what its few thousand distinct dates and times cost.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 
 from kodomo.contracts import Column, Contract, row_rules
 from kodomo.parsing.codes import is_agency_id, is_municipality_code
-from kodomo.parsing.dates import DateError, parse_date, parse_datetime
+from kodomo.parsing.dates import DateError, datetime_parts, parse_date, parse_time
 from kodomo.parsing.text import fold_kana
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -24,6 +25,7 @@ _PREFECTURE = re.compile(r"[0-9]{2}")
 _VERBATIM_TYPES = ("name", "text")
 # Columns that are metadata about the record rather than events in the child's life.
 _NOT_EVENTS = ("updated_at",)
+_MIDNIGHT = np.timedelta64(0, "us")
 
 
 @dataclass
@@ -57,16 +59,50 @@ class _Column:
 
 # A parser takes one normalised, non-empty text and returns (value, malformed).
 Parser = Callable[[str], tuple[object, bool]]
+# A column parser takes a column's distinct normalised texts and returns their values and whether each is malformed.
+ColumnParser = Callable[[list[str]], tuple[Sequence[object], Sequence[bool]]]
 
 
-def _date_parser(parse: Callable[[str], object]) -> Parser:
-    def parser(text: str) -> tuple[object, bool]:
-        try:
-            return np.datetime64(parse(text), "us"), False
-        except DateError:
-            return None, True
+def _each(parser: Parser) -> ColumnParser:
+    """The column parser that calls ``parser`` once per distinct non-empty text."""
 
-    return parser
+    def parse(texts: list[str]) -> tuple[list[object], list[bool]]:
+        parsed = [parser(t) if t else (None, False) for t in texts]
+        return [v for v, _ in parsed], [bad for _, bad in parsed]
+
+    return parse
+
+
+def _date_parser(text: str) -> tuple[object, bool]:
+    try:
+        return np.datetime64(parse_date(text), "us"), False
+    except DateError:
+        return None, True
+
+
+def _time_parser(text: str) -> tuple[object, bool]:
+    try:
+        time = parse_time(text)
+        return np.timedelta64(dt.timedelta(hours=time.hour, minutes=time.minute, seconds=time.second), "us"), False
+    except DateError:
+        return None, True
+
+
+def _datetimes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Datetimes are nearly all distinct, their dates and times are not: each distinct date and time is parsed once."""
+    parts = [datetime_parts(t) for t in texts]
+    days, bad_days = _by_distinct([d for d, _ in parts], _date_parser)
+    times, bad_times = _by_distinct([t for _, t in parts], _time_parser)
+    time_of_day = np.array(times, dtype="timedelta64[us]")
+    malformed = np.array(bad_days) | np.array(bad_times)  # '' parses to nothing, well formed
+    values = np.array(days, dtype="datetime64[us]") + np.where(np.isnat(time_of_day), _MIDNIGHT, time_of_day)
+    return np.where(malformed, np.datetime64("NaT", "us"), values), malformed
+
+
+def _by_distinct(texts: list[str], parser: Parser) -> tuple[list[object], list[bool]]:
+    """``parser`` over ``texts``, once per distinct text ('' parses to nothing, well formed)."""
+    parsed = {t: parser(t) if t else (None, False) for t in dict.fromkeys(texts)}
+    return [parsed[t][0] for t in texts], [parsed[t][1] for t in texts]
 
 
 def _number_parser(column: Column) -> Parser:
@@ -108,46 +144,45 @@ def _membership_parser(known: Callable[[str], bool], transform: Callable[[str], 
     return parser
 
 
-def _parser_for(column: Column, agencies: frozenset[str]) -> tuple[Parser, str | None, str]:
-    """(parser, rule a malformed value breaks, numpy dtype of the value) for a contract type."""
+def _verbatim(texts: list[str]) -> tuple[list[object], list[bool]]:
+    return [t or None for t in texts], [False] * len(texts)
+
+
+def _parser_for(column: Column, agencies: frozenset[str]) -> tuple[ColumnParser, str | None, str]:
+    """(column parser, rule a malformed value breaks, numpy dtype of the value) for a contract type."""
     kind = column.type
     if kind in ("id", "name", "text"):
-        return (lambda t: (t, False)), None, "object"
+        return _verbatim, None, "object"
     if kind == "kana":
-        return (lambda t: (fold_kana(t), False)), None, "object"
+        return _each(lambda t: (fold_kana(t), False)), None, "object"
     if kind == "code":
-        return _code_parser(column), "invalid_code", "object"
+        return _each(_code_parser(column)), "invalid_code", "object"
     if kind == "code_set":
-        return _code_set_parser(column), "invalid_code", "object"
+        return _each(_code_set_parser(column)), "invalid_code", "object"
     if kind == "municipality_code":
-        return _membership_parser(is_municipality_code), "invalid_municipality_code", "object"
+        return _each(_membership_parser(is_municipality_code)), "invalid_municipality_code", "object"
     if kind == "agency_ref":
-        return _membership_parser(agencies.__contains__, str.upper), "invalid_agency_id", "object"
+        return _each(_membership_parser(agencies.__contains__, str.upper)), "invalid_agency_id", "object"
     if kind == "agency_id":
-        return _membership_parser(is_agency_id, str.upper), "invalid_agency_id", "object"
+        return _each(_membership_parser(is_agency_id, str.upper)), "invalid_agency_id", "object"
     if kind == "prefecture_code":
-        return _membership_parser(lambda t: bool(_PREFECTURE.fullmatch(t))), "invalid_code", "object"
+        return _each(_membership_parser(lambda t: bool(_PREFECTURE.fullmatch(t)))), "invalid_code", "object"
     if kind == "date":
-        return _date_parser(parse_date), "invalid_date", "datetime64[us]"
+        return _each(_date_parser), "invalid_date", "datetime64[us]"
     if kind == "datetime":
-        return _date_parser(parse_datetime), "invalid_date", "datetime64[us]"
+        return _datetimes, "invalid_date", "datetime64[us]"
     if kind in ("integer", "decimal"):
-        return _number_parser(column), "invalid_number", "float64"
+        return _each(_number_parser(column)), "invalid_number", "float64"
     raise ValueError(f"{column.name}: unknown contract type {kind!r}")
 
 
 def _check_column(column: Column, raw: np.ndarray, agencies: frozenset[str]) -> tuple[_Column, str | None]:
     """Normalise and parse one column, each distinct raw value once."""
-    parser, rule, dtype = _parser_for(column, agencies)
+    parse, rule, dtype = _parser_for(column, agencies)
     normalise = str.strip if column.type in _VERBATIM_TYPES else _nfkc
     codes, distinct = pd.factorize(raw, use_na_sentinel=False)
-    texts, values, malformed = [], [], []
-    for raw_value in distinct:
-        text = normalise(raw_value)
-        value, bad = parser(text) if text else (None, False)
-        texts.append(text)
-        values.append(value)
-        malformed.append(bad)
+    texts = [normalise(v) for v in distinct]
+    values, malformed = parse(texts)
     value_array = np.array(values, dtype=dtype) if dtype != "object" else np.array(values + [None], dtype=object)[:-1]
     return _Column(
         text=np.array(texts + [None], dtype=object)[:-1][codes],

@@ -83,21 +83,30 @@ def parse_date(text: str) -> dt.date:
     return _date_from_parts(_normalise(text))
 
 
-def parse_datetime(text: str) -> dt.datetime:
-    """Parse a date optionally followed by a space and HH:MM[:SS] (JST, naive)."""
-    value = _normalise(text)
+def datetime_parts(value: str) -> tuple[str, str]:
+    """A normalised datetime's date part and time part ('' when it has none): parsed apart, so that a feed's many
+    datetimes cost what their few distinct dates and times cost."""
     date_part, _, time_part = value.partition(" ")
-    day = _date_from_parts(date_part)
-    time_part = time_part.strip()
-    if not time_part:
-        return dt.datetime.combine(day, dt.time())
-    m = _TIME.fullmatch(time_part)
+    return date_part, time_part.strip()
+
+
+@lru_cache(maxsize=1 << 17)  # at most a day's seconds
+def parse_time(text: str) -> dt.time:
+    """Parse a normalised time HH:MM[:SS]; raise DateError when it is not one or does not exist."""
+    m = _TIME.fullmatch(text)
     if not m:
         raise DateError(f"not a time HH:MM or HH:MM:SS: {text!r}")
     hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
     if hour > 23 or minute > 59 or second > 59:
         raise DateError(f"no such time: {text!r}")
-    return dt.datetime.combine(day, dt.time(hour, minute, second))
+    return dt.time(hour, minute, second)
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Parse a date optionally followed by a space and HH:MM[:SS] (JST, naive)."""
+    date_part, time_part = datetime_parts(_normalise(text))
+    day = _date_from_parts(date_part)
+    return dt.datetime.combine(day, parse_time(time_part) if time_part else dt.time())
 
 
 def format_era(day: dt.date, style: str) -> str:
