@@ -240,19 +240,28 @@ def test_the_two_dbt_definitions_run_before_and_after_the_linkage(asset_graph):
 def test_dagster_materialises_a_mart_with_its_checks(built, warehouse):
     import dagster as dg
 
-    from dagster_dbt import DbtCliResource
-
     from orchestration.defs.conform.assets import conform_assets
-    from orchestration.defs.conform.project import DBT_EXECUTABLE, dbt_project
+    from orchestration.defs.conform.project import DBT_EXECUTABLE, PipelineDbtCli, dbt_project
     from orchestration.defs.resources import RunOptions, Warehouse
 
     built.close()  # dbt writes the warehouse from its own process
     child = dg.AssetKey(["marts", "child"])
     resources = {"warehouse": Warehouse(path=str(warehouse), memory_limit="1GB"), "run": RunOptions(retrain=True),
-                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
+                 "dbt": PipelineDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
     result = dg.materialize(conform_assets(), resources=resources, selection=[child], raise_on_error=False)
     assert result.success
     assert {e.asset_key for e in result.get_asset_materialization_events()} == {child}
     checks = result.get_asset_check_evaluations()
     assert {c.asset_key for c in checks} == {child}
     assert len(checks) >= 3 and all(c.passed for c in checks)
+
+
+def test_the_pipelines_dbt_resource_knows_the_executables_version_without_asking_it():
+    """PipelineDbtCli takes dbt's version from the installed dbt-core instead of a `dbt --version` start-up: they
+    must agree, as dagster-dbt chooses between dbt Core and the Fusion engine by it."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.defs.conform.project import DBT_EXECUTABLE, PipelineDbtCli, dbt_project
+
+    asked = DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)._cli_version
+    assert PipelineDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)._cli_version == asked

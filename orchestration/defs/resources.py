@@ -12,10 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
 
 from kodomo.settings import Settings
-from orchestration.defs.conform.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.conform.project import DBT_EXECUTABLE, PipelineDbtCli, dbt_project
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -70,5 +69,5 @@ def pipeline_resources(settings: Settings, landing: Path, retrain: bool = True) 
         "warehouse": Warehouse(path=str(build.warehouse_path), memory_limit=settings.duckdb_memory_limit),
         "landing": Landing(path=str(landing)),
         "home": KodomoHome(path=str(settings.home), build=str(build.home)),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": PipelineDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
