@@ -318,3 +318,13 @@ def test_too_few_rows_to_train_on_link_exact_matches_only(tmp_path):
         links = con.execute("select * from linkage.person_links").df()
     assert summary.model_path is None and not (tmp_path / "model.json").exists()
     assert _key(links, "111007", "a") == _key(links, "C1101", "a") != _key(links, "112011", "b")
+
+
+def test_splinks_duckdb_is_capped_like_the_warehouse_and_spills_into_the_scratch_folder(tmp_path):
+    from kodomo.linkage.model import linkage_database
+
+    with linkage_database("duckdb", tmp_path, memory_limit="1GB") as db_api:
+        limit, spill = db_api.duckdb_con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit == "953.6 MiB"  # 1GB, as DuckDB reports it
+    assert spill == str(tmp_path / "duckdb")

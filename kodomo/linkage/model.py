@@ -192,16 +192,22 @@ def settings() -> SettingsCreator:
 
 
 @contextmanager
-def linkage_database(engine: str, scratch: Path) -> Iterator[DatabaseAPI]:
+def linkage_database(engine: str, scratch: Path, memory_limit: str | None = None) -> Iterator[DatabaseAPI]:
     """Splink's database for one linkage run, by ``engine`` (``Settings.linkage_engine``): a private in-memory
-    DuckDB, so that Splink's work tables never touch the warehouse, or a local Spark working in ``scratch``."""
+    DuckDB, so that Splink's work tables never touch the warehouse, or a local Spark working in ``scratch``.
+
+    DuckDB is capped at ``memory_limit`` (the warehouse's, ``Settings.duckdb_memory_limit``) and spills into
+    ``scratch`` beyond it: uncapped, it takes up to 80% of the machine (a Tokyo linkage passed 15 GiB).
+    """
     if engine == "spark":
         from kodomo.linkage.spark import spark_database  # pyspark and a JVM only for the engine that needs them
 
         with spark_database(scratch) as db_api:
             yield db_api
     elif engine == "duckdb":
-        con = duckdb.connect()
+        capped = {} if memory_limit is None else {"memory_limit": memory_limit,
+                                                  "temp_directory": str(scratch / "duckdb")}
+        con = duckdb.connect(config=capped)
         try:
             yield DuckDBAPI(con)
         finally:

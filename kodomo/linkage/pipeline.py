@@ -64,24 +64,26 @@ def _node_columns(pairs: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path, threshold: float = LINK_THRESHOLD,
-                  decisions: pd.DataFrame | None = None, engine: str = "duckdb", retrain: bool = True) -> LinkageSummary:
+                  decisions: pd.DataFrame | None = None, engine: str = "duckdb", retrain: bool = True,
+                  memory_limit: str | None = None) -> LinkageSummary:
     """Train on the data itself, score, cluster under the supervisors' ``decisions`` (latest per pair:
     ``agency_id_l, local_child_id_l, agency_id_r, local_child_id_r, outcome``), and replace the ``linkage``
     tables. Splink scores the pairs on ``engine`` (``Settings.linkage_engine``, see ``TRAINING_ENGINE``); the
     records come from the warehouse and the scores back, clustered here whichever engine made them. Without
-    ``retrain`` (a delivery's run), the model already in ``artifacts_dir`` scores, if there is one."""
+    ``retrain`` (a delivery's run), the model already in ``artifacts_dir`` scores, if there is one. ``memory_limit``
+    caps Splink's DuckDB (``linkage_database``)."""
     records = with_comparison_columns(read_person_variants(con))
     nodes = records[["node_id", "agency_id", "local_child_id"]].drop_duplicates("node_id")
     model_path = Path(artifacts_dir) / MODEL_FILE
     if can_train(records):
         scratch = Path(artifacts_dir) / SCRATCH_DIR
         if retrain or not model_path.is_file():
-            with linkage_database(TRAINING_ENGINE, scratch) as db_api:
+            with linkage_database(TRAINING_ENGINE, scratch, memory_limit) as db_api:
                 model = train(register_records(records, db_api))
             save_model(model, model_path)
         else:
             model = read_model(model_path)
-        with linkage_database(engine, scratch) as db_api:
+        with linkage_database(engine, scratch, memory_limit) as db_api:
             scores = node_pair_scores(register_records(records, db_api), model)
     else:
         logger.warning("linkage: too few record pairs to train a model on; linking exact name, kana and "

@@ -54,7 +54,7 @@ def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse,
         decisions = read_run_decisions(Path(home.build) / "linkage" / DECISIONS_FILE)
         # a delivery's run keeps the published model (copied into the build with the published state)
         summary = link_children(con, Path(home.build) / "linkage", decisions=decisions, engine=engine,
-                                retrain=run.retrain)
+                                retrain=run.retrain, memory_limit=warehouse.memory_limit)
         missing, duplicated = coverage_gaps(con)
     message = (f"linkage: {summary.child_records} child records ({summary.records} variants) linked into "
                f"{summary.children} children; {summary.review_pairs} pairs for review")
