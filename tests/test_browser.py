@@ -74,8 +74,11 @@ def _sign_in(page, user: Account) -> None:
 @contextmanager
 def _signed_in(app_server, user: Account):
     """A Chromium page at 1366×768, signed in as the user."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A shared CI machine can take seconds to rerun a Streamlit page: assertions wait as long as actions do
+    # (Playwright's default is 5 s for an assertion, 30 s for an action).
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
