@@ -53,3 +53,13 @@ def running_app(home: Path, log: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def settled(page) -> None:
+    """Wait until the page's script has finished its run. Acting on a page still being rerun can be lost: the
+    rerun rebuilds the widgets (a combobox closes, an expander's form is redrawn) and a shared CI machine makes
+    reruns slow enough for that to happen."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid=stApp]")).to_have_attribute("data-test-script-state", "notRunning",
+                                                                  timeout=60_000)

@@ -19,7 +19,7 @@ from kodomo.appdata.accounts import Account, create_account
 from kodomo.appdata.warehouse import read_only
 from kodomo.operational import ADMIN, CASEWORKER, MANAGER, connect
 from kodomo.settings import get_settings
-from tests.app_server import CHROMIUM, running_app
+from tests.app_server import CHROMIUM, running_app, settled
 
 PASSWORD = "browser-test-password-1"
 VIEWPORT = {"width": 1366, "height": 768}
@@ -66,7 +66,8 @@ def _sign_in(page, user: Account) -> None:
 
     # The first page after a start waits for the model to load (with a message saying so).
     expect(page.get_by_role("heading", name="サインイン")).to_be_visible(timeout=120_000)
-    page.get_by_label("利用者ID").fill(user.user_id)
+    settled(page)  # after a sign-out, the previous page's fields stay until the rerun ends
+    page.get_by_label("利用者ID", exact=True).fill(user.user_id)
     page.get_by_label("パスワード", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="サインイン").click()
 
@@ -85,6 +86,8 @@ def _signed_in(app_server, user: Account):
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(app_server["url"])
             _sign_in(page, user)
+            expect(page.locator("[data-testid=stSidebar]").get_by_role("button", name="サインアウト")).to_be_visible()
+            settled(page)
             yield page
         finally:
             browser.close()
@@ -98,6 +101,8 @@ def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, score
     with _signed_in(app_server, user) as page:
         page.get_by_role("link", name="新規受付").click()
         main = page.locator("[data-testid=stMain]")
+        expect(main.get_by_role("button", name="保存して評価する")).to_be_visible()
+        settled(page)
         # Streamlit's date and time inputs are segmented: typing the digits fills the segments in turn.
         main.get_by_role("spinbutton", name="year, 受理日").click()
         page.keyboard.type("20261128")
@@ -124,7 +129,7 @@ def test_a_caseworker_enters_an_intake_and_sees_its_assessment(app_server, score
         main.get_by_role("radiogroup", name="外傷がある").get_by_text("はい", exact=True).click()
         main.get_by_role("button", name="保存して評価する").click()
 
-        expect(main.get_by_text("を保存しました")).to_be_visible(timeout=30_000)
+        expect(main.get_by_text("を保存しました")).to_be_visible()
         # the child is found among the agencies' records, for the worker to confirm
         expect(main.get_by_text("記録のある子どもと同一か確認してください")).to_be_visible()
         # the probability, the reasons and the official checklist, as for a fed intake
@@ -141,8 +146,8 @@ def test_a_manager_finds_a_chart_and_a_download_on_the_statistics_page(app_serve
 
     with _signed_in(app_server, app_server["manager"]) as page:
         main = page.locator("[data-testid=stMain]")
-        expect(main.get_by_role("heading", name="統計（管理職）")).to_be_visible(timeout=30_000)
-        expect(main.locator("[data-testid=stVegaLiteChart]").first).to_be_visible(timeout=30_000)
+        expect(main.get_by_role("heading", name="統計（管理職）")).to_be_visible()
+        expect(main.locator("[data-testid=stVegaLiteChart]").first).to_be_visible()
         expect(main.get_by_role("button", name="表示中の表をCSVでダウンロード")).to_be_visible()
         page.screenshot(path=str(app_server["log"].with_name("statistics.png")))
 
@@ -159,10 +164,13 @@ def test_a_moved_notice_sent_from_the_record_is_acknowledged_by_the_destination(
         main.get_by_role("textbox", name="ふりがな").fill(child["kana"])
         main.get_by_role("textbox", name="生年月日（YYYY-MM-DD）").fill(child["birth_date"])
         main.get_by_role("button", name="検索").click()
-        main.get_by_role("button", name="記録を開く").first.click(timeout=30_000)
+        expect(main.get_by_role("button", name="記録を開く").first).to_be_visible()
+        settled(page)
+        main.get_by_role("button", name="記録を開く").first.click()
 
-        expect(main.get_by_role("heading", name="子どもの記録")).to_be_visible(timeout=30_000)
-        expect(main.get_by_role("heading", name="経過（全機関）")).to_be_visible(timeout=30_000)
+        expect(main.get_by_role("heading", name="子どもの記録")).to_be_visible()
+        expect(main.get_by_role("heading", name="経過（全機関）")).to_be_visible()
+        settled(page)
         moved = main.locator("[data-testid=stExpander]").filter(has_text="転居の連絡を送る")
         moved.get_by_text("転居の連絡を送る").click()
         place = f"{destination.name}（{destination.agency_id}）"
@@ -177,7 +185,7 @@ def test_a_moved_notice_sent_from_the_record_is_acknowledged_by_the_destination(
         moved.get_by_role("button", name="送信").click()
         # the sent notice joins the child's notices, with who has not acknowledged it yet
         sent = main.locator("[data-testid=stVerticalBlock]").filter(has_text=summary)
-        expect(sent.filter(has_text=f"{destination.name}：未確認").last).to_be_visible(timeout=30_000)
+        expect(sent.filter(has_text=f"{destination.name}：未確認").last).to_be_visible()
         page.screenshot(path=str(app_server["log"].with_name("child_record.png")))
 
         page.locator("[data-testid=stSidebar]").get_by_role("button", name="サインアウト").click()
@@ -185,8 +193,9 @@ def test_a_moved_notice_sent_from_the_record_is_acknowledged_by_the_destination(
         page.get_by_role("link", name="通知・連絡").click()
         # the innermost block holding the summary: the notice's bordered container
         notice = main.locator("[data-testid=stVerticalBlock]").filter(has_text=summary).last
-        expect(notice.get_by_text(f"転居先：{destination.name}")).to_be_visible(timeout=30_000)
+        expect(notice.get_by_text(f"転居先：{destination.name}")).to_be_visible()
+        settled(page)
         notice.get_by_role("button", name="確認しました").click()
-        expect(notice.get_by_text(f"{receiver.user_id} さんが確認")).to_be_visible(timeout=30_000)
+        expect(notice.get_by_text(f"{receiver.user_id} さんが確認")).to_be_visible()
         expect(notice.get_by_role("button", name="確認しました")).to_have_count(0)
         page.screenshot(path=str(app_server["log"].with_name("notices.png")))

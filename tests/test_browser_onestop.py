@@ -12,7 +12,7 @@ from kodomo.appdata.accounts import Account, create_account
 from kodomo.appdata.warehouse import read_only
 from kodomo.operational import ADMIN, FAMILY_SUPPORT, connect
 from kodomo.settings import get_settings
-from tests.app_server import CHROMIUM, running_app
+from tests.app_server import CHROMIUM, running_app, settled
 from tests.test_browser import VIEWPORT
 
 PASSWORD = "browser-onestop-password-1"
@@ -51,13 +51,17 @@ def test_a_parents_question_handed_over_with_consent_reaches_the_desks_inbox(app
             phone.get_by_role("link", name="チャットで質問する・担当者に相談する").click()
             main = phone.get_by_role("main")
             expect(main.get_by_text("こんにちは。")).to_be_visible(timeout=30_000)  # the page is ready
+            settled(phone)
             question = phone.get_by_placeholder("質問を入力（例：児童扶養手当はいくらもらえる？）")
             question.fill("家賃が高くて払えません。ひとり親で引っ越しも考えています")
             main.get_by_role("button", name="Send message").click()
             expect(main.get_by_role("group", name="Chat message from user")).to_be_visible(timeout=30_000)
             answer = main.get_by_role("group", name="Chat message from assistant").last
             expect(answer).to_contain_text("使った情報：", timeout=30_000)
+            settled(phone)
             main.get_by_role("button", name="担当者に相談する").click()
+            expect(main.get_by_role("textbox", name="相談したいこと（任意）")).to_be_visible(timeout=30_000)
+            settled(phone)
             main.get_by_role("textbox", name="相談したいこと（任意）").fill("夜なら電話に出られます")
             main.get_by_role("combobox", name="お住まいの市区町村").click()
             phone.keyboard.type(app_server["municipality"].name)
@@ -76,6 +80,7 @@ def test_a_parents_question_handed_over_with_consent_reaches_the_desks_inbox(app
             desk.get_by_role("button", name="サインイン").click()
             inbox = desk.get_by_role("main")
             expect(inbox.get_by_role("heading", name="ひとり親相談の受付箱")).to_be_visible(timeout=30_000)
+            settled(desk)
             inbox.get_by_role("button", name="開く").first.click()
             expect(inbox.get_by_text("夜なら電話に出られます").first).to_be_visible(timeout=30_000)
             expect(inbox.get_by_text("家賃が高くて払えません").first).to_be_visible()
