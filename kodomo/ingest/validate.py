@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from kodomo.contracts import Column, Contract, row_rules
 from kodomo.parsing.codes import is_agency_id, is_municipality_code
-from kodomo.parsing.dates import DateError, datetime_parts, parse_date, parse_time
-from kodomo.parsing.text import fold_kana
+from kodomo.parsing.dates import DateError, datetime_parts, parse_normalised_date, parse_time
+from kodomo.parsing.text import fold_kana, nfkc
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -40,10 +40,6 @@ class CheckedRows:
         return self.rule.notna()
 
 
-def _nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
-
 @dataclass
 class _Column:
     """One column: normalised text ('' = missing), typed value, and whether a present value is malformed."""
@@ -64,18 +60,13 @@ ColumnParser = Callable[[list[str]], tuple[Sequence[object], Sequence[bool]]]
 
 
 def _each(parser: Parser) -> ColumnParser:
-    """The column parser that calls ``parser`` once per distinct non-empty text."""
-
-    def parse(texts: list[str]) -> tuple[list[object], list[bool]]:
-        parsed = [parser(t) if t else (None, False) for t in texts]
-        return [v for v, _ in parsed], [bad for _, bad in parsed]
-
-    return parse
+    """The column parser that calls ``parser`` on each of a column's (distinct) texts."""
+    return partial(_by_distinct, parser=parser)
 
 
 def _date_parser(text: str) -> tuple[object, bool]:
     try:
-        return np.datetime64(parse_date(text), "us"), False
+        return np.datetime64(parse_normalised_date(text), "us"), False
     except DateError:
         return None, True
 
@@ -179,7 +170,7 @@ def _parser_for(column: Column, agencies: frozenset[str]) -> tuple[ColumnParser,
 def _check_column(column: Column, raw: np.ndarray, agencies: frozenset[str]) -> tuple[_Column, str | None]:
     """Normalise and parse one column, each distinct raw value once."""
     parse, rule, dtype = _parser_for(column, agencies)
-    normalise = str.strip if column.type in _VERBATIM_TYPES else _nfkc
+    normalise = str.strip if column.type in _VERBATIM_TYPES else nfkc
     codes, distinct = pd.factorize(raw, use_na_sentinel=False)
     texts = [normalise(v) for v in distinct]
     values, malformed = parse(texts)

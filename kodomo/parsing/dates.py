@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from kodomo.parsing.text import nfkc
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,6 @@ def era_of(day: dt.date) -> Era:
     raise DateError(f"{day} is before the 昭和 era")
 
 
-def _normalise(text: str) -> str:
-    # NFKC narrows full-width digits and punctuation (２０２１／４／１) and turns U+3000 into a space.
-    return unicodedata.normalize("NFKC", text).strip()
-
-
 @lru_cache(maxsize=1 << 16)  # feeds repeat few dates with many times: parse each date once
 def _date_from_parts(text: str) -> dt.date:
     if m := _GREGORIAN.fullmatch(text):
@@ -80,7 +76,13 @@ def _make_date(year: int, month: int, day: int, text: str) -> dt.date:
 
 def parse_date(text: str) -> dt.date:
     """Parse one date; raise DateError naming the value when it is not a valid date."""
-    return _date_from_parts(_normalise(text))
+    return parse_normalised_date(nfkc(text))
+
+
+def parse_normalised_date(text: str) -> dt.date:
+    """``parse_date`` of a text already passed through ``nfkc``, which narrows full-width digits and punctuation
+    (２０２１／４／１) and turns U+3000 into a space (ingestion normalises every column first)."""
+    return _date_from_parts(text)
 
 
 def datetime_parts(value: str) -> tuple[str, str]:
@@ -104,7 +106,7 @@ def parse_time(text: str) -> dt.time:
 
 def parse_datetime(text: str) -> dt.datetime:
     """Parse a date optionally followed by a space and HH:MM[:SS] (JST, naive)."""
-    date_part, time_part = datetime_parts(_normalise(text))
+    date_part, time_part = datetime_parts(nfkc(text))
     day = _date_from_parts(date_part)
     return dt.datetime.combine(day, parse_time(time_part) if time_part else dt.time())
 
