@@ -328,3 +328,22 @@ def test_splinks_duckdb_is_capped_like_the_warehouse_and_spills_into_the_scratch
             "select current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
     assert limit == "953.6 MiB"  # 1GB, as DuckDB reports it
     assert spill == str(tmp_path / "duckdb")
+
+
+def test_splinks_duckdb_spills_beyond_its_cap_in_a_fresh_build(tmp_path):
+    """Work larger than the cap goes to disk, as a Tokyo linkage's does, where no scratch folder exists yet (a
+    fresh build's): the same answer as without a cap."""
+    from kodomo.linkage.model import linkage_database
+
+    rows = "select i, hash(i) as h from range(3000000) t(i)"
+    ranked = "select count(*), sum(i * (rank % 7)) from (select i, row_number() over (order by h) as rank from numbers)"
+    with duckdb.connect() as uncapped:
+        uncapped.execute(f"create table numbers as {rows}")
+        expected = uncapped.execute(ranked).fetchone()
+    scratch = tmp_path / "build" / "linkage" / "scratch"
+    with linkage_database("duckdb", scratch, memory_limit="64MB") as db_api:
+        con = db_api.duckdb_con
+        con.execute("set threads = 1")
+        con.execute(f"create table numbers as {rows}")
+        assert con.execute(ranked).fetchone() == expected
+        assert con.execute("select count(*) from duckdb_temporary_files()").fetchone()[0] > 0  # it did spill

@@ -205,8 +205,11 @@ def linkage_database(engine: str, scratch: Path, memory_limit: str | None = None
         with spark_database(scratch) as db_api:
             yield db_api
     elif engine == "duckdb":
-        capped = {} if memory_limit is None else {"memory_limit": memory_limit,
-                                                  "temp_directory": str(scratch / "duckdb")}
+        capped = {}
+        if memory_limit is not None:
+            spill = scratch / "duckdb"
+            spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes the folder only, not its parents
+            capped = {"memory_limit": memory_limit, "temp_directory": str(spill)}
         con = duckdb.connect(config=capped)
         try:
             yield DuckDBAPI(con)
