@@ -29,6 +29,7 @@ from kodomo.linkage.decisions import decided_links
 from kodomo.linkage.model import (can_train, exact_pair_scores, linkage_database, node_pair_scores, read_model,
                                   register_records, save_model, train)
 from kodomo.linkage.records import existing_tables, read_person_variants, with_comparison_columns
+from kodomo.memory import cache_released, release_freed_memory
 from kodomo.tables import replace_table
 
 logger = logging.getLogger(__name__)
@@ -71,20 +72,24 @@ def link_children(con: duckdb.DuckDBPyConnection, artifacts_dir: Path, threshold
     tables. Splink scores the pairs on ``engine`` (``Settings.linkage_engine``, see ``TRAINING_ENGINE``); the
     records come from the warehouse and the scores back, clustered here whichever engine made them. Without
     ``retrain`` (a delivery's run), the model already in ``artifacts_dir`` scores, if there is one. ``memory_limit``
-    caps Splink's DuckDB (``linkage_database``)."""
+    caps Splink's DuckDB (``linkage_database``) and is the limit ``con`` was opened with (``cache_released``)."""
     records = with_comparison_columns(read_person_variants(con))
     nodes = records[["node_id", "agency_id", "local_child_id"]].drop_duplicates("node_id")
     model_path = Path(artifacts_dir) / MODEL_FILE
     if can_train(records):
         scratch = Path(artifacts_dir) / SCRATCH_DIR
-        if retrain or not model_path.is_file():
-            with linkage_database(TRAINING_ENGINE, scratch, memory_limit) as db_api:
-                model = train(register_records(records, db_api))
-            save_model(model, model_path)
-        else:
-            model = read_model(model_path)
-        with linkage_database(engine, scratch, memory_limit) as db_api:
-            scores = node_pair_scores(register_records(records, db_api), model)
+        # Splink's DuckDB gets the warehouse's cap, so the warehouse's cache and the heap freed since ingestion go
+        # back first: three such footprints side by side took a Tokyo run past 7 GiB.
+        with cache_released(con, memory_limit):
+            release_freed_memory()
+            if retrain or not model_path.is_file():
+                with linkage_database(TRAINING_ENGINE, scratch, memory_limit) as db_api:
+                    model = train(register_records(records, db_api))
+                save_model(model, model_path)
+            else:
+                model = read_model(model_path)
+            with linkage_database(engine, scratch, memory_limit) as db_api:
+                scores = node_pair_scores(register_records(records, db_api), model)
     else:
         logger.warning("linkage: too few record pairs to train a model on; linking exact name, kana and "
                        "birth-date matches only")

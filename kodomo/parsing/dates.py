@@ -107,7 +107,7 @@ def parse_time(text: str) -> dt.time:
 def parse_datetime(text: str) -> dt.datetime:
     """Parse a date optionally followed by a space and HH:MM[:SS] (JST, naive)."""
     date_part, time_part = datetime_parts(nfkc(text))
-    day = _date_from_parts(date_part)
+    day = parse_normalised_date(date_part)
     return dt.datetime.combine(day, parse_time(time_part) if time_part else dt.time())
 
 

@@ -17,6 +17,7 @@ from kodomo.linkage.cluster import LINK_THRESHOLD
 from kodomo.linkage.decisions import DECISIONS_FILE, read_run_decisions
 from kodomo.linkage.model import SCORE_FLOOR
 from kodomo.linkage.records import existing_tables
+from kodomo.memory import release_freed_memory
 from kodomo.settings import get_settings
 from orchestration.defs.resources import KodomoHome, RunOptions, Warehouse
 
@@ -56,6 +57,7 @@ def link_children_asset(context: dg.AssetExecutionContext, warehouse: Warehouse,
         summary = link_children(con, Path(home.build) / "linkage", decisions=decisions, engine=engine,
                                 retrain=run.retrain, memory_limit=warehouse.memory_limit)
         missing, duplicated = coverage_gaps(con)
+    release_freed_memory()  # the records and scores are gone; dbt, next, runs beside this process
     message = (f"linkage: {summary.child_records} child records ({summary.records} variants) linked into "
                f"{summary.children} children; {summary.review_pairs} pairs for review")
     context.log.info(message)
