@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from kodomo.appdata.access import require_role
 from kodomo.appdata.accounts import Account
+from kodomo.memory import cache_released
 from kodomo.operational import DATA_SCIENTIST, AccessEntry, audited
 from kodomo.settings import Settings
 from ml.drift import DRIFT_COLUMNS, drift_report
@@ -34,10 +35,13 @@ def build_label_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def train_and_register(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[TrainingReport, RegisteredRun]:
-    """Train on the warehouse's labels and feature marts; log the run and register a challenger."""
-    report = train_and_evaluate(read_features(con), read_table(con, LABELS), read_features(con, within_agency=True),
-                                data_end(con))
-    return report, log_training_run(report, settings)
+    """Train on the warehouse's labels and feature marts; log the run and register a challenger. ``con`` is the
+    warehouse opened with ``settings.duckdb_memory_limit``: its cache goes back once the marts are read."""
+    features, labels = read_features(con), read_table(con, LABELS)
+    within_agency, end = read_features(con, within_agency=True), data_end(con)
+    with cache_released(con, settings.duckdb_memory_limit):
+        report = train_and_evaluate(features, labels, within_agency, end)
+        return report, log_training_run(report, settings)
 
 
 def promote_challenger(con: duckdb.DuckDBPyConnection, settings: Settings,

@@ -88,6 +88,12 @@ def feed_event_key(source_feed: str, agency_id: str, record: str, event_type: st
     return f"{source_feed}:{agency_id}:{record}:{event_type}:{value or ''}"
 
 
+def feed_event_key_sql(source_feed: str, agency_id: str, record: str, event_type: str, value: str) -> str:
+    """``feed_event_key`` as a SQL expression of the given column expressions (none null but ``value``): the run's
+    keys are made in the warehouse."""
+    return f"concat_ws(':', {source_feed}, {agency_id}, {record}, {event_type}, coalesce({value}, ''))"
+
+
 def case_record_keepers(transaction: AuditedTransaction, person_key: str) -> set[str]:
     """The agencies keeping a case record of the child (holders, whatever the warehouse says)."""
     return set(transaction.con.execute(select(case_records.c.agency_id).where(
