@@ -55,6 +55,9 @@ class Settings:
     # DuckDB's memory cap for the pipeline's warehouse work (``KODOMO_DUCKDB_MEMORY``, e.g. ``3GB``); beyond it DuckDB
     # spills to disk, so a run's peak memory does not grow with the warehouse.
     duckdb_memory_limit: str = "3GB"
+    # Processes that read and check delivered files while the ingestion stages them (``KODOMO_INGEST_WORKERS``,
+    # by default one per core). A feed with few new files is checked in the ingestion's own process.
+    ingest_workers: int = 1
 
     @property
     def is_production(self) -> bool:
@@ -202,7 +205,8 @@ def get_settings() -> Settings:
                     landing_path=Path(landing).resolve() if landing else None,
                     secret=os.environ.get("KODOMO_SECRET") or None,
                     dagster_port=_number("KODOMO_DAGSTER_PORT", 3000), mlflow_port=_number("KODOMO_MLFLOW_PORT", 5000),
-                    app_port=_number("KODOMO_APP_PORT", 8501), sensor_seconds=_number("KODOMO_SENSOR_SECONDS", 60))
+                    app_port=_number("KODOMO_APP_PORT", 8501), sensor_seconds=_number("KODOMO_SENSOR_SECONDS", 60),
+                    ingest_workers=_number("KODOMO_INGEST_WORKERS", os.cpu_count() or 1))
 
 
 def _number(name: str, default: int) -> int:

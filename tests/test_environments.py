@@ -29,6 +29,16 @@ def test_an_unknown_environment_is_refused(monkeypatch):
         get_settings()
 
 
+def test_the_ingestion_workers_are_one_per_core_unless_configured(monkeypatch):
+    monkeypatch.delenv("KODOMO_INGEST_WORKERS", raising=False)
+    assert get_settings().ingest_workers == (os.cpu_count() or 1)
+    monkeypatch.setenv("KODOMO_INGEST_WORKERS", "1")
+    assert get_settings().ingest_workers == 1
+    monkeypatch.setenv("KODOMO_INGEST_WORKERS", "two")
+    with pytest.raises(ValueError, match="KODOMO_INGEST_WORKERS must be a positive whole number, not 'two'"):
+        get_settings()
+
+
 def test_production_puts_dagster_storage_in_postgres(tmp_path, monkeypatch, scratch_postgres_url):
     monkeypatch.setenv("KODOMO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KODOMO_ENV", "production")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kodomo.contracts import contract
 from kodomo.ingest import feed as feed_module
-from kodomo.ingest.archive import Archive
+from kodomo.ingest.archive import Archive, ArchiveError
 from kodomo.ingest.feed import ingest_feed
 from kodomo.quality import validate_frame, validate_table
 from tests.conftest import AGENCIES, LandingBuilder, csv_bytes, report_row
@@ -57,10 +57,11 @@ def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     return {t: con.execute(f"select * from {t}").fetchall() for t in TABLES}
 
 
-def _ingest_once(landing: Path, home: Path, chunk_rows: int, agencies=AGENCY_IDS) -> dict[str, list[tuple]]:
+def _ingest_once(landing: Path, home: Path, chunk_rows: int, agencies=AGENCY_IDS,
+                 **batching) -> dict[str, list[tuple]]:
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
         ingest_feed(con, contract("case_reports"), landing, agencies, home / "staging.duckdb",
-                    archive=Archive(home / "archive"), chunk_rows=chunk_rows)
+                    archive=Archive(home / "archive"), chunk_rows=chunk_rows, **batching)
         return _tables(con)
 
 
@@ -79,10 +80,37 @@ def test_the_fixture_holds_every_kind_of_outcome(whole):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(chunk_rows=st.integers(min_value=1, max_value=40))
-def test_any_chunk_size_gives_the_tables_of_one_whole_chunk(tmp_path_factory, whole, chunk_rows):
+@given(chunk_rows=st.integers(min_value=1, max_value=40), batch_bytes=st.sampled_from([1, 400, 1500, WHOLE]),
+       commit_rows=st.sampled_from([1, 10, WHOLE]))
+def test_any_chunk_size_gives_the_tables_of_one_whole_chunk(tmp_path_factory, whole, chunk_rows, batch_bytes,
+                                                            commit_rows):
+    """Records checked ``chunk_rows`` at a time, files read ``batch_bytes`` at a time (one file each at 1 byte) and
+    staged ``commit_rows`` at a time."""
     root = tmp_path_factory.mktemp("chunked")
-    assert _ingest_once(_landing(root / "landing", _deliveries()), root, chunk_rows) == whole
+    landing = _landing(root / "landing", _deliveries())
+    assert _ingest_once(landing, root, chunk_rows, batch_bytes=batch_bytes, commit_rows=commit_rows) == whole
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 1500])
+def test_files_checked_by_worker_processes_give_the_tables_of_one_process(tmp_path, whole, monkeypatch, batch_bytes):
+    monkeypatch.setattr(feed_module, "POOL_BYTES", 0)  # the fixture's few kilobytes are worth the workers here
+    landing = _landing(tmp_path / "landing", _deliveries())
+    assert _ingest_once(landing, tmp_path, 3, batch_bytes=batch_bytes, workers=2) == whole
+
+
+def test_an_error_in_a_worker_process_stops_the_feed_and_stages_nothing_after_it(tmp_path, whole, monkeypatch):
+    monkeypatch.setattr(feed_module, "POOL_BYTES", 0)
+    landing = _landing(tmp_path / "landing", _deliveries())
+    _ingest_once(landing, tmp_path, WHOLE)
+    kept = sorted((tmp_path / "archive" / "case_reports").iterdir())[3]  # the fourth day's file, altered
+    kept.chmod(0o644)
+    kept.write_bytes(kept.read_bytes() + b"\n")
+    (tmp_path / "staging.duckdb").unlink()  # every file is read again, by the workers
+    with pytest.raises(ArchiveError, match=f"archived file {kept} does not match its sha256"):
+        _ingest_once(landing, tmp_path, WHOLE, batch_bytes=1, commit_rows=1, workers=2)
+    with duckdb.connect(str(tmp_path / "staging.duckdb")) as staging:
+        staged = sorted(f for (f,) in staging.execute("select file from files").fetchall())
+    assert staged == [f"case_reports/{name}" for name, _ in _deliveries()[:3]]  # the files before it, whole
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -118,7 +146,7 @@ def test_a_run_killed_midway_stages_whole_files_only(tmp_path, whole, monkeypatc
 
     monkeypatch.setattr(feed_module, "check_rows", failing)
     with pytest.raises(KeyboardInterrupt):
-        _ingest_once(landing, tmp_path, 4)
+        _ingest_once(landing, tmp_path, 4, batch_bytes=1, commit_rows=1)
     with duckdb.connect(str(tmp_path / "staging.duckdb")) as staging:
         files = {f for (f,) in staging.execute("select file from files").fetchall()}
         staged_rows = {f for (f,) in staging.execute("select distinct _file from rows").fetchall()}

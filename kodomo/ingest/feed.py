@@ -1,23 +1,30 @@
 """Load one feed in bounded memory: every file ever delivered (the archive) or in the landing.
 
-Each delivered file is read once, in chunks of records, validated and quarantined with the feed's contract, and its
-checked rows appended to the feed's staging store (``kodomo.ingest.staging``). A later run reads only the files the
-staging store has not seen, so a day's delivery costs what its own files cost. The warehouse's tables (raw, valid,
-versions, quarantine, meta.files and the report) are then derived from the whole staging store by SQL, where the
-latest-version rule and the quarantine's resolution see every file at once (``kodomo.ingest.store``).
+Each delivered file is read once, in batches of files, its records validated and quarantined with the feed's
+contract in chunks, and its checked rows appended to the feed's staging store (``kodomo.ingest.staging``). With
+enough new files, worker processes read and check the next batches while this process stages the last one. A later
+run reads only the files the staging store has not seen, so a day's delivery costs what its own files cost. The
+warehouse's tables (raw, valid, versions, quarantine, meta.files and the report) are then derived from the whole
+staging store by SQL, where the latest-version rule and the quarantine's resolution see every file at once
+(``kodomo.ingest.store``).
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-from collections.abc import Callable
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from kodomo.contracts import Contract
 from kodomo.ingest.archive import Archive
@@ -29,6 +36,14 @@ from kodomo.ingest.validate import check_rows
 
 #: Records validated and staged at once: peak memory follows this, never a file's or a landing's size.
 CHUNK_ROWS = 50_000
+#: Delivered bytes read and checked as one batch and staged in one transaction (a larger file is a batch alone).
+BATCH_BYTES = 8 * 2**20
+#: Rows staged per transaction, at least: DuckDB writes the row groups (122,880 rows) of a large transaction straight
+#: to the file, a small one to its log and then again at the checkpoint that follows (national: 16 of the staging's
+#: 21 s went on commits of 60,000 rows).
+COMMIT_ROWS = 250_000
+#: New bytes below which a feed is checked in this process: starting a worker process costs about half a second.
+POOL_BYTES = 24 * 2**20
 _ABSENT = "\x00"  # marks a column the file did not have, so it differs from an empty value
 
 
@@ -50,6 +65,7 @@ class _Delivered:
     rel: str  # path relative to the landing
     version: int  # the archive's version of this path (1 without an archive)
     sha256: str
+    size: int  # bytes
     read: Callable[[], bytes]
 
     @property
@@ -69,14 +85,14 @@ def _deliveries(contract: Contract, landing: Path, archive: Archive | None,
     first)."""
     files, refused = feed_files(landing, contract)
     if archive is None:
-        return [_Delivered(rel, 1, hashlib.sha256(path.read_bytes()).hexdigest(), path.read_bytes)
-                for rel, path in files], refused
+        return [_Delivered(rel, 1, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size,
+                           path.read_bytes) for rel, path in files], refused
     known = archive.files(contract.path, contract.is_folder)
     new = archive.keep(((rel, path.read_bytes()) for rel, path in files), known)
     if new:
         progress(f"{contract.feed}: archived {new} new file(s) in {archive.root}")
     known.sort(key=lambda e: (e.rel, e.version))
-    return [_Delivered(e.rel, e.version, e.sha256, e.read) for e in known], refused
+    return [_Delivered(e.rel, e.version, e.sha256, e.path.stat().st_size, e.read) for e in known], refused
 
 
 def _file_info(contract: Contract, rel: str, **values) -> dict:
@@ -143,127 +159,158 @@ def _malformed_rows(contract: Contract, read: ReadFile, delivered: _Delivered) -
 
 
 def _checked_rows(contract: Contract, columns: dict[str, np.ndarray], agencies: frozenset[str],
-                  dated: bool) -> pd.DataFrame:
-    """A chunk of records (of one or several files) as staged rows: typed values, delivered text, lineage, rule."""
+                  dated: bool) -> pa.Table:
+    """A chunk of records (of one or several files) as staged rows: typed values, delivered text, lineage, rule.
+
+    Built as Arrow arrays straight from the checked arrays: through a pandas frame, every text column would be
+    converted twice.
+    """
     delivered_text = {c: columns[c] for c in contract.column_names}
     text = pd.DataFrame({c: np.where(v == _ABSENT, "", v) for c, v in delivered_text.items()}, dtype=object)
     delivery_date = pd.Series(columns["_delivery_date"]) if dated else None
     checked = check_rows(contract, text, delivery_date, agencies)
     invalid = checked.invalid.to_numpy()
-    staged = checked.values
+    staged = {name: pa.Array.from_pandas(values) for name, values in checked.values.items()}
     for name, values in delivered_text.items():
-        staged[raw_column(name)] = np.where(values == _ABSENT, None, values)
+        staged[raw_column(name)] = pa.array(np.where(values == _ABSENT, None, values), pa.string())
     for name in ("_file", "_line", "_delivery_date", "_seq", "_arrival"):
-        staged[name] = columns[name]
-    staged["_rule"] = checked.rule
-    staged["_column"] = checked.column
-    staged["_violations"] = checked.violations
+        staged[name] = pa.Array.from_pandas(columns[name])
+    staged["_rule"] = pa.Array.from_pandas(checked.rule)
+    staged["_column"] = pa.Array.from_pandas(checked.column)
+    staged["_violations"] = pa.Array.from_pandas(checked.violations)
     staged["_raw_text"] = _invalid_only(invalid, lambda i: _csv_line(
         [delivered_text[c][i] for c in contract.column_names if delivered_text[c][i] != _ABSENT]))
     # Identity of a row's content: its text per contract column in name order (absent ≠ empty).
     staged["_distinct"] = _invalid_only(invalid, lambda i: "\x1f".join(
         str(delivered_text[c][i]) for c in sorted(contract.column_names)))
-    return staged
+    return pa.table(staged)
 
 
-def _invalid_only(invalid: np.ndarray, text_of: Callable[[int], str]) -> np.ndarray:
+def _invalid_only(invalid: np.ndarray, text_of: Callable[[int], str]) -> pa.Array:
     out = np.full(len(invalid), None, dtype=object)
     for i in np.flatnonzero(invalid):
         out[i] = text_of(int(i))
-    return out
+    return pa.array(out, pa.string())
 
 
-class _Batcher:
-    """Stages new files in chunks of about ``chunk_rows`` records, checked together whatever files they come from.
+@dataclass
+class _CheckedBatch:
+    """A batch of files as read and checked, ready to be staged in one transaction."""
 
-    A transaction ends only between files, once a chunk's worth has been written: every file is staged whole or
-    not at all, a day of small files costs a few transactions, and a large file is checked in chunks.
-    """
-
-    def __init__(self, stage: Stage, contract: Contract, agencies: frozenset[str], chunk_rows: int):
-        self.stage, self.contract, self.agencies, self.chunk_rows = stage, contract, agencies, chunk_rows
-        self.pieces: list[dict[str, np.ndarray]] = []
-        self.pending = 0  # records in ``pieces``
-        self.written = 0  # records written in the open transaction
-        self.files: list[tuple[StagedFile, dict]] = []
-        self.malformed: list[dict] = []
-
-    def add(self, staged: StagedFile, info: dict, columns: dict[str, np.ndarray] | None = None,
-            malformed: list[dict] = ()) -> None:
-        """Add one file: its well-formed records and its malformed ones (none for a quarantined file)."""
-        rows = 0 if columns is None else len(columns["_line"])
-        start = 0
-        while start < rows:
-            take = min(rows - start, self.chunk_rows - self.pending)
-            self.pieces.append({k: v[start:start + take] for k, v in columns.items()})
-            self.pending += take
-            start += take
-            if self.pending >= self.chunk_rows:
-                self._check_and_write()
-        self.files.append((staged, info))
-        self.malformed += malformed
-        if self.written + self.pending >= self.chunk_rows:
-            self.flush()
-
-    def _check_and_write(self) -> None:
-        if not self.pieces:
-            return
-        columns = {k: np.concatenate([p[k] for p in self.pieces]) for k in self.pieces[0]}
-        self.stage.append_rows(_checked_rows(self.contract, columns, self.agencies, self.contract.is_folder))
-        self.written += self.pending
-        self.pieces, self.pending = [], 0
-
-    def flush(self) -> None:
-        """Write what is pending and the pending files' rows, and commit."""
-        if not self.files:
-            return
-        self._check_and_write()
-        self.stage.append_files(self.files, self.malformed)
-        self.stage.commit()
-        self.files, self.malformed, self.written = [], [], 0
+    files: list[tuple[StagedFile, dict]]  # every file of the batch, in order, with its meta.files row
+    malformed: list[dict]
+    chunks: list[pa.Table]  # the staged rows of the well-formed records, at most ``chunk_rows`` per chunk
+    notes: list[str]  # what to tell the operator (files quarantined whole)
 
 
-def _stage_new_files(stage: Stage, contract: Contract, deliveries: list[_Delivered], agencies: frozenset[str],
-                     chunk_rows: int, progress: Callable[[str], None]) -> None:
-    known = stage.files()
-    batcher = _Batcher(stage, contract, agencies, chunk_rows)
+def _batches(deliveries: list[_Delivered], batch_bytes: int) -> list[list[_Delivered]]:
+    """Consecutive deliveries of about ``batch_bytes`` together (a larger file is a batch of its own)."""
+    batches: list[list[_Delivered]] = []
+    size = batch_bytes
     for delivered in deliveries:
-        staged = delivered.staged
-        if staged in known:
-            continue
+        if size + delivered.size > batch_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append(delivered)
+        size += delivered.size
+    return batches
+
+
+def _check_batch(contract: Contract, agencies: frozenset[str], batch: list[_Delivered],
+                 chunk_rows: int) -> _CheckedBatch:
+    """Read and check a batch of files; their records are checked together, ``chunk_rows`` at a time.
+
+    Pure and picklable, so that worker processes can check batches while the caller stages the ones before.
+    """
+    checked = _CheckedBatch([], [], [], [])
+    pieces: list[dict[str, np.ndarray]] = []
+    for delivered in batch:
         info = _file_info(contract, delivered.rel)
+        checked.files.append((delivered.staged, info))
         try:
             read, delivery = _read_file(contract, delivered, info)
         except FileRejected as rejected:
             info.update(status="quarantined", rule=rejected.rule, detail=rejected.detail)
-            progress(f"{delivered.rel}: file quarantined ({rejected.rule}: {rejected.detail})")
-            batcher.add(staged, info)
+            checked.notes.append(f"{delivered.rel}: file quarantined ({rejected.rule}: {rejected.detail})")
             continue
         extras = [h for h in dict.fromkeys(read.header) if h not in contract.column_names]
         if extras:
             info["extra_columns"] = ",".join(extras)  # reported per file in meta.files; their values are not kept
-        batcher.add(staged, info, _file_columns(contract, read, delivered, delivery),
-                    _malformed_rows(contract, read, delivered))
-    batcher.flush()
+        pieces.append(_file_columns(contract, read, delivered, delivery))
+        checked.malformed += _malformed_rows(contract, read, delivered)
+    if pieces:
+        columns = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+        for start in range(0, len(columns["_line"]), chunk_rows):
+            chunk = {k: v[start:start + chunk_rows] for k, v in columns.items()}
+            checked.chunks.append(_checked_rows(contract, chunk, agencies, contract.is_folder))
+    return checked
+
+
+def _in_order(check: Callable[[list[_Delivered]], _CheckedBatch], batches: list[list[_Delivered]],
+              workers: int) -> Iterator[_CheckedBatch]:
+    """``check`` of each batch, in order: in this process, or in ``workers`` processes with at most two batches
+    each waiting, so memory stays bounded whatever the landing's size."""
+    if workers <= 1:
+        yield from map(check, batches)
+        return
+    # spawn, not fork: the caller holds DuckDB's threads and locks, which a forked child would inherit mid-use
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        pending: deque[Future] = deque()
+        for batch in batches:
+            pending.append(pool.submit(check, batch))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _stage_new_files(stage: Stage, contract: Contract, deliveries: list[_Delivered], agencies: frozenset[str],
+                     chunk_rows: int, batch_bytes: int, commit_rows: int, workers: int,
+                     progress: Callable[[str], None]) -> None:
+    """Stage the files the staging store does not hold, whole batches per transaction of at least ``commit_rows``
+    rows (or the last): every file is staged whole or not at all, and a day of small files costs one transaction."""
+    known = stage.files()
+    new = [d for d in deliveries if d.staged not in known]
+    if sum(d.size for d in new) < POOL_BYTES:
+        workers = 1
+    check = partial(_check_batch, contract, agencies, chunk_rows=chunk_rows)
+    uncommitted = 0
+    for checked in _in_order(check, _batches(new, batch_bytes), workers):
+        for note in checked.notes:
+            progress(note)
+        for chunk in checked.chunks:
+            stage.append_rows(chunk)
+            uncommitted += chunk.num_rows
+        stage.append_files(checked.files, checked.malformed)
+        if uncommitted >= commit_rows:
+            stage.commit()
+            uncommitted = 0
+    stage.commit()
 
 
 def ingest_feed(
     con: duckdb.DuckDBPyConnection, contract: Contract, landing: Path, agencies: frozenset[str],
     staging: Path | None = None, progress: Callable[[str], None] = lambda _: None, archive: Archive | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int = CHUNK_ROWS, *, batch_bytes: int = BATCH_BYTES, commit_rows: int = COMMIT_ROWS,
+    workers: int = 1,
 ) -> dict:
     """Load the feed from ``landing`` (resolved) and, given an ``archive``, from every file archived before, into the
     warehouse ``con``; return the feed's report.
 
     ``staging`` is the feed's staging store (a DuckDB file kept between runs; in memory if None): files it already
-    holds, checked under the same contract and agencies, are not read again.
+    holds, checked under the same contract and agencies, are not read again. New files are read and checked in
+    batches of about ``batch_bytes``, by ``workers`` processes when there are enough of them to pay.
     """
     deliveries, refused = _deliveries(contract, landing, archive, progress)
     for entry in refused:
         progress(f"{entry.rel}: file {entry.status} ({entry.rule}: {entry.detail})")
     with Stage.attach(con, contract, agencies, staging) as stage:
         stage.keep_only([d.staged for d in deliveries])
-        _stage_new_files(stage, contract, deliveries, agencies, chunk_rows, progress)
+        _stage_new_files(stage, contract, deliveries, agencies, chunk_rows, batch_bytes, commit_rows, workers,
+                         progress)
         refused_files = [_file_info(contract, e.rel, status=e.status, rule=e.rule, detail=e.detail) for e in refused]
         report = publish_feed(con, contract, stage, refused_files)
     unknown = report.pop("unknown_columns")

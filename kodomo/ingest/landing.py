@@ -72,14 +72,16 @@ def feed_files(landing: Path, contract: Contract) -> tuple[list[tuple[str, Path]
     if not target.is_dir():
         return [], [_ignored(contract.path, "not_a_folder")]
     files, refused = [], []
-    for path in sorted(target.iterdir()):
-        rel = f"{contract.path}/{path.name}"
-        if not _inside(path, landing):
+    folder = Path(os.path.realpath(target))
+    for entry in sorted(os.scandir(target), key=lambda e: e.name):
+        rel, path = f"{contract.path}/{entry.name}", Path(entry.path)
+        # Only a link can lead elsewhere: the folder's other entries are inside it (readdir says which is which).
+        if entry.is_symlink() and not _inside(path, landing):
             refused.append(_outside(rel, "the file is a link that"))
-        elif not path.is_file():
+        elif not entry.is_file():
             refused.append(_ignored(rel, "not_a_file"))
         elif path.suffix.lower() != ".csv":
             refused.append(_ignored(rel, "not_csv"))
         else:
-            files.append((rel, Path(os.path.realpath(path))))
+            files.append((rel, Path(os.path.realpath(path)) if entry.is_symlink() else folder / entry.name))
     return files, refused

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from kodomo.contracts import LINEAGE_COLUMNS, Contract
 
@@ -137,7 +138,7 @@ class Stage:
             self.con.execute(f"delete from {self.file_table} where file = ? and version = ?", [f.rel, f.version])
         self.con.execute("commit")
 
-    def append_rows(self, checked: pd.DataFrame) -> None:
+    def append_rows(self, checked: pa.Table) -> None:
         """Append checked rows in the open transaction (opened by the first write after a commit)."""
         self._begin()
         self._append(self.rows, checked, self._row_select())
@@ -167,8 +168,8 @@ class Stage:
         rest += ['"_arrival"', '"_rule"', '"_column"', '"_violations"', '"_raw_text"', '"_distinct"']
         return ", ".join(typed + rest)
 
-    def _append(self, table: str, frame: pd.DataFrame, select: str) -> None:
-        if frame.empty:
+    def _append(self, table: str, frame: pd.DataFrame | pa.Table, select: str) -> None:
+        if len(frame) == 0:
             return
         name = f"_chunk_{id(frame):x}"
         self.con.register(name, frame)

@@ -80,7 +80,9 @@ def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Sta
     raw = [f'"{raw_column(c)}" as "{c}"' for c in contract.column_names]
     con.execute(f"create or replace table raw.{feed} as select {', '.join(raw)}, "
                 f"{_quoted(c.name for c in LINEAGE_COLUMNS)} from {stage.rows} order by _file, _arrival, _line")
-    con.execute(f"create or replace temp table _versions as select * from {valid_rows} "
+    # Only the typed values and lineage: the staged text columns would double the rows' width.
+    con.execute(f"create or replace temp table _versions as select {_typed_select(contract)}, _arrival "
+                f"from {valid_rows} "
                 f"qualify row_number() over (partition by {_quoted(contract.column_names)} order by {_order(order)}) = 1")
     con.execute(f"create or replace table valid.{feed}_versions as select {_typed_select(contract)} "
                 f"from _versions order by {_order(order)}")

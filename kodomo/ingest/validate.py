@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,7 @@ def _each(parser: Parser) -> ColumnParser:
     return partial(_by_distinct, parser=parser)
 
 
+@lru_cache(maxsize=1 << 16)  # a feed's chunks share their few thousand dates: convert each once per process
 def _date_parser(text: str) -> tuple[object, bool]:
     try:
         return np.datetime64(parse_normalised_date(text), "us"), False
@@ -71,6 +72,7 @@ def _date_parser(text: str) -> tuple[object, bool]:
         return None, True
 
 
+@lru_cache(maxsize=1 << 17)  # at most a day's seconds
 def _time_parser(text: str) -> tuple[object, bool]:
     try:
         time = parse_time(text)
@@ -261,7 +263,7 @@ def _summarise(found: list, index: pd.Index) -> tuple[pd.Series, pd.Series, pd.S
     n = len(index)
     rule = np.full(n, None, dtype=object)
     where = np.full(n, None, dtype=object)
-    parts: list[list[str]] = [[] for _ in range(n)]
+    parts: dict[int, list[str]] = {}  # of the invalid rows only: most rows are valid
     for name, column, mask in found:
         hits = np.flatnonzero(mask)
         if hits.size == 0:
@@ -269,9 +271,12 @@ def _summarise(found: list, index: pd.Index) -> tuple[pd.Series, pd.Series, pd.S
         fresh = hits[rule[hits] == None]  # noqa: E711 — elementwise comparison on an object array
         rule[fresh] = name
         where[fresh] = column
-        for i in hits:
-            parts[i].append(f"{column}:{name}")
-    violations = pd.Series([";".join(p) if p else None for p in parts], index=index, dtype="string")
+        for i in hits.tolist():
+            parts.setdefault(i, []).append(f"{column}:{name}")
+    joined = np.full(n, None, dtype=object)
+    for i, row_parts in parts.items():
+        joined[i] = ";".join(row_parts)
+    violations = pd.Series(joined, index=index, dtype="string")
     return (
         pd.Series(rule, index=index, dtype="string"),
         pd.Series(where, index=index, dtype="string"),

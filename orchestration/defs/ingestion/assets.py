@@ -58,16 +58,17 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def feed_asset(context: dg.AssetExecutionContext, landing: Landing, warehouse: Warehouse, home: KodomoHome):
         root = check_landing(Path(landing.path))
-        archive = Archive(get_settings().at_home(Path(home.path)).archive_dir)
+        settings = get_settings().at_home(Path(home.path))
+        archive = Archive(settings.archive_dir)
         agencies = frozenset() if feed == "agencies" else _agencies(warehouse)
 
         def say(message: str) -> None:
             context.log.info(message)
             progress_log.info(message)
 
-        staging = get_settings().at_home(Path(home.path)).staging_dir / f"{feed}.duckdb"
         with warehouse.connect() as con:
-            report = ingest_feed(con, contract, root, agencies, staging, say, archive)
+            report = ingest_feed(con, contract, root, agencies, settings.staging_dir / f"{feed}.duckdb", say, archive,
+                                 workers=settings.ingest_workers)
             quality = validate_table(con, contract, f"valid.{feed}")
         say(f"{feed}: {report['rows_read']} rows read, {report['records']} records, "
             f"{report['rows_quarantined']} rows and {report['files_quarantined']} files quarantined")
