@@ -1,8 +1,9 @@
 """Giving memory back between the steps of one run, which all share one process.
 
 A large run's peak is where the steps' footprints meet: the linkage's Splink DuckDB (capped at the warehouse's
-limit) beside the warehouse connection's own cache, and beside what ingestion freed but the allocators kept.
-Neither is needed while Splink works, so it is handed back first; nothing here changes a result.
+limit), or the training's matrices, beside the warehouse connection's own cache and what ingestion freed but the
+allocators kept. Neither is needed while Splink works or the model trains, so it is handed back first; nothing here
+changes a result.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import csv
 import io
 import shutil
 import sqlite3
+import sys
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,15 @@ AGENCIES = [
     {"agency_id": "C1301", "agency_type": "cgc", "name": "東京都児童相談センター", "prefecture_code": "13",
      "cgc_id": ""},
 ]
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit's AppTest leaves its page script as the process's ``__main__``, which every process spawned later
+    (the ingestion's workers) would run first: each test gets the ``__main__`` it started with back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def report_row(**overrides) -> dict:
