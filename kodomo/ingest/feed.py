@@ -36,7 +36,7 @@ from kodomo.ingest.validate import check_rows
 
 #: Records validated and staged at once: peak memory follows this, never a file's or a landing's size.
 CHUNK_ROWS = 50_000
-#: Delivered bytes read and checked as one batch and staged in one transaction (a larger file is a batch alone).
+#: Delivered bytes read and checked as one batch (a larger file is a batch alone); batches are staged whole.
 BATCH_BYTES = 8 * 2**20
 #: Rows staged per transaction, at least: DuckDB writes the row groups (122,880 rows) of a large transaction straight
 #: to the file, a small one to its log and then again at the checkpoint that follows (national: 16 of the staging's
@@ -195,7 +195,7 @@ def _invalid_only(invalid: np.ndarray, text_of: Callable[[int], str]) -> pa.Arra
 
 @dataclass
 class _CheckedBatch:
-    """A batch of files as read and checked, ready to be staged in one transaction."""
+    """A batch of files as read and checked, ready to be staged whole."""
 
     files: list[tuple[StagedFile, dict]]  # every file of the batch, in order, with its meta.files row
     malformed: list[dict]
