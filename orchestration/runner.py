@@ -84,8 +84,9 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
             progress_log.info("linkage decisions to apply: %d pairs", decided)
         log = open(step_log, "w", encoding="utf-8") if step_log else contextlib.nullcontext()
         with log, contextlib.redirect_stdout(log) if step_log else contextlib.nullcontext():
-            prepare_project()
-            defs = build_definitions(pipeline_resources(settings, landing, retrain))
+            resources = pipeline_resources(settings, landing, retrain)
+            prepare_project(variables=resources["warehouse"].dbt_variables)
+            defs = build_definitions(resources)
             keys = None if selection is None else list(selection.resolve(defs.resolve_asset_graph()))
             with instance or dagster_instance(settings) as dagster:
                 defs.resolve_job_def("kodomo_pipeline").execute_in_process(
@@ -109,8 +110,9 @@ def run_model_pipeline(settings: Settings, run_id: str | None = None, tags: Mapp
 
     with exclusive_run(settings):
         _copy_published_into_build(settings)
-        prepare_project()
-        defs = build_definitions(pipeline_resources(settings, settings.landing))
+        resources = pipeline_resources(settings, settings.landing)
+        prepare_project(variables=resources["warehouse"].dbt_variables)
+        defs = build_definitions(resources)
         keys = list(dg.AssetSelection.groups(ML_GROUP).resolve(defs.resolve_asset_graph()))
         with instance or dagster_instance(settings) as dagster:
             defs.resolve_job_def("kodomo_pipeline").execute_in_process(

@@ -242,11 +242,13 @@ def test_dagster_materialises_a_mart_with_its_checks(built, warehouse):
 
     from orchestration.defs.conform.assets import conform_assets
     from orchestration.defs.conform.project import DBT_EXECUTABLE, PipelineDbtCli, dbt_project
-    from orchestration.defs.resources import RunOptions, Warehouse
+    from orchestration.defs.resources import KodomoHome, RunOptions, Warehouse
 
     built.close()  # dbt writes the warehouse from its own process
     child = dg.AssetKey(["marts", "child"])
+    build = warehouse.parent / "build"
     resources = {"warehouse": Warehouse(path=str(warehouse), memory_limit="1GB"), "run": RunOptions(retrain=True),
+                 "home": KodomoHome(path=str(warehouse.parent), build=str(build)),
                  "dbt": PipelineDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)}
     result = dg.materialize(conform_assets(), resources=resources, selection=[child], raise_on_error=False)
     assert result.success
@@ -254,6 +256,7 @@ def test_dagster_materialises_a_mart_with_its_checks(built, warehouse):
     checks = result.get_asset_check_evaluations()
     assert {c.asset_key for c in checks} == {child}
     assert len(checks) >= 3 and all(c.passed for c in checks)
+    assert (build / "dbt" / "after_linkage" / "run_results.json").is_file()  # dbt's output stays with the run
 
 
 def test_the_pipelines_dbt_resource_knows_the_executables_version_without_asking_it():

@@ -9,6 +9,7 @@ import duckdb
 import mlflow
 import pytest
 
+from kodomo.dbt_sources import DBT_PROJECT_DIR
 from kodomo.settings import get_settings
 from ml.registry import MODEL_NAME
 from orchestration.runner import run_pipeline
@@ -44,6 +45,11 @@ def _state(warehouse: Path) -> dict[str, list[tuple]]:
         return state
 
 
+def _project_target() -> set[str]:
+    """What dbt's target folder in the project holds (dagster-dbt once left a folder per dbt command there)."""
+    return {p.name for p in (DBT_PROJECT_DIR / "target").iterdir() if p.is_dir()}
+
+
 def _versions(settings) -> int:
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     return len(mlflow.MlflowClient().search_model_versions(f"name = '{MODEL_NAME}'"))
@@ -54,11 +60,12 @@ def runs(scored_world, tmp_path_factory) -> dict:
     from ml.registry import CHALLENGER, connect, record_override, version_by_alias
 
     root = tmp_path_factory.mktemp("incremental")
+    project_target = _project_target()
     landing, day = _split_last_day(scored_world["landing"], root / "landing")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KODOMO_HOME", str(root / "day0"))
         settings = get_settings()
-        run_pipeline(settings, landing)  # the state before the delivery: trained as every full run is
+        run_pipeline(settings, landing, step_log=root / "day0.log")  # before the delivery: trained as every full run is
         client = connect(settings)  # a small world's test slice is too noisy for the gates (see scored_world)
         record_override(client, version_by_alias(client, CHALLENGER), "a small world in a test", "test")
         for rel in day:
@@ -71,11 +78,12 @@ def runs(scored_world, tmp_path_factory) -> dict:
                 shutil.rmtree(home / "staging")
             mp.setenv("KODOMO_HOME", str(home))
             versions, model = _versions(get_settings()), (home / "linkage" / "model.json").read_text()
-            run_pipeline(get_settings(), landing, retrain=False)
+            run_pipeline(get_settings(), landing, retrain=False, step_log=root / f"{name}.log")
             homes[name] = {"home": home, "state": _state(home / "warehouse.duckdb"), "versions_before": versions,
+                           "log": (root / f"{name}.log").read_text(encoding="utf-8"),
                            "versions_after": _versions(get_settings()), "linkage_model_before": model,
                            "linkage_model_after": (home / "linkage" / "model.json").read_text()}
-    return {"day": day, **homes}
+    return {"day": day, "project_target_before": project_target, "day0_log": (root / "day0.log").read_text(encoding="utf-8"), **homes}
 
 
 def test_a_delivery_s_run_equals_reading_every_file_again(runs):
@@ -96,3 +104,22 @@ def test_a_delivery_s_run_trains_nothing(runs):
     run = runs["incremental"]
     assert run["versions_after"] == run["versions_before"] > 0
     assert run["linkage_model_after"] == run["linkage_model_before"]
+
+
+def _dbt_summaries(log: str) -> list[str]:
+    """dbt's closing line of each command: "Finished running 1 seed, 6 table models, 34 data tests, ..."."""
+    return [line for line in log.splitlines() if line.startswith("Finished running ")]
+
+
+def test_a_delivery_s_dbt_tests_the_data_not_the_sql_and_parses_only_what_changed(runs):
+    full, delivery = _dbt_summaries(runs["day0_log"]), _dbt_summaries(runs["incremental"]["log"])
+    assert len(full) == len(delivery) == 2  # before and after the linkage
+    assert all("unit tests" in line for line in full)
+    assert not any("unit test" in line for line in delivery)
+    assert all("data tests" in line for line in delivery)
+    # Each command reuses the parse made with the run's variables (a whole parse costs seconds a command).
+    assert "Unable to do partial parsing" not in runs["incremental"]["log"]
+
+
+def test_runs_leave_no_dbt_output_in_the_project(runs):
+    assert _project_target() == runs["project_target_before"]

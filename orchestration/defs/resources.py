@@ -32,6 +32,11 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
+    @property
+    def dbt_variables(self) -> dict[str, str]:
+        """The ``--vars`` of dbt's runs on this file (``dbt_project/profiles.yml`` reads them)."""
+        return {"warehouse_path": self.path, "memory_limit": self.memory_limit}
+
 
 class Landing(dg.ConfigurableResource):
     """The landing folder that agencies deliver into (source-feeds.md §1)."""

@@ -15,6 +15,7 @@ Models keep dagster-dbt's key ``[schema, model]`` (``["marts", "child"]``).
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -22,7 +23,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from orchestration.defs.conform.project import dbt_project
 from orchestration.defs.ingestion.assets import valid_key
-from orchestration.defs.resources import RunOptions, Warehouse
+from orchestration.defs.resources import KodomoHome, RunOptions, Warehouse
 
 GROUP = "conform"
 progress_log = logging.getLogger("kodomo.progress")
@@ -47,13 +48,24 @@ class KodomoDbtTranslator(DagsterDbtTranslator):
 translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, run: RunOptions,
-               selector: str) -> Iterator:
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, home: KodomoHome,
+               run: RunOptions, selector: str) -> Iterator:
     progress_log.info(f"dbt: building {selector}")
     # The profile reads the warehouse file from the `warehouse_path` var: the build's file, not the published one.
-    variables = {"warehouse_path": warehouse.path, "memory_limit": warehouse.memory_limit}
-    unit_tests = [] if run.retrain else ["--exclude", "resource_type:unit_test"]
-    yield from dbt.cli(["build", "--vars", json.dumps(variables), *unit_tests], context=context).stream()
+    # With the variables `prepare_project` parsed with, dbt parses only what changed (a whole parse is ~5 s).
+    # dbt ignores `--exclude` beside the selector dagster-dbt passes; a resource type is excluded on its own flag.
+    unit_tests = [] if run.retrain else ["--exclude-resource-type", "unit_test"]
+    yield from dbt.cli(["build", "--vars", json.dumps(warehouse.dbt_variables), *unit_tests], context=context,
+                       target_path=dbt_target_path(home, selector)).stream()
+
+
+def dbt_target_path(home: KodomoHome, selector: str) -> Path:
+    """dbt's output for one part of the run (results, compiled SQL), in the build folder, which goes with the run.
+
+    dagster-dbt's default is a new folder per run inside the project, some 18 MB a run that nothing removes. A new
+    folder receives the project's saved parse (``prepare_project``'s, with this run's variables).
+    """
+    return Path(home.build) / "dbt" / selector
 
 
 def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinition]:
@@ -67,9 +79,9 @@ def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinitio
         name="dbt_before_linkage",
     )
     def dbt_before_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
-                           run: RunOptions):
+                           home: KodomoHome, run: RunOptions):
         """Staging views of every feed, the seed and the intermediate models that need no linkage."""
-        yield from _dbt_build(context, dbt, warehouse, run, "before_linkage")
+        yield from _dbt_build(context, dbt, warehouse, home, run, "before_linkage")
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -79,8 +91,8 @@ def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinitio
         name="dbt_after_linkage",
     )
     def dbt_after_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
-                          run: RunOptions):
+                          home: KodomoHome, run: RunOptions):
         """The person-level intermediate models and the marts, on linkage.person_links."""
-        yield from _dbt_build(context, dbt, warehouse, run, "after_linkage")
+        yield from _dbt_build(context, dbt, warehouse, home, run, "after_linkage")
 
     return [dbt_before_linkage, dbt_after_linkage]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -48,8 +49,9 @@ def _stamp(project: DbtProject) -> Path:
     return project.manifest_path.with_name("manifest.inputs.json")
 
 
-def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
-    """True unless ``prepare_project`` wrote the manifest from the project's files as they are now.
+def manifest_is_stale(project: DbtProject = dbt_project, variables: Mapping[str, str] | None = None) -> bool:
+    """True unless ``prepare_project`` wrote the manifest from the project's files as they are now (and, if
+    ``variables`` are given, with them).
 
     Contents, not modification times: a parse that began before a file changed, or a manifest written by
     another dbt command, would look newer than the files it does not reflect.
@@ -58,23 +60,29 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
         return True
     stamp = json.loads(_stamp(project).read_text(encoding="utf-8"))
     current = project_digest(_PROJECT_INPUTS, project.project_dir)
-    return stamp != {"inputs": current, "manifest_mtime_ns": project.manifest_path.stat().st_mtime_ns}
+    if variables is not None and stamp.get("variables") != dict(variables):
+        return True
+    return (stamp["inputs"], stamp["manifest_mtime_ns"]) != (current, project.manifest_path.stat().st_mtime_ns)
 
 
-def prepare_project(project: DbtProject = dbt_project) -> None:
+def prepare_project(project: DbtProject = dbt_project, variables: Mapping[str, str] | None = None) -> None:
     """Parse the project into ``target/manifest.json`` unless the manifest is current (``manifest_is_stale``),
     and compile the online features' SQL unless it is current (``ml.online_features``).
 
     What dagster-dbt's ``DbtProject`` preparer does (``dbt parse --quiet``), with the venv's dbt and only
-    when needed: a parse takes seconds, and every run prepares.
+    when needed: a parse takes seconds, and every run prepares. A run passes the ``--vars`` its dbt commands
+    will use: dbt parses again in every command whose variables (or profile, which reads them) differ from
+    those of the saved parse, and the saved parse is copied into each command's target.
     """
-    if manifest_is_stale(project):
+    if manifest_is_stale(project, variables):
         # Before parsing: a file changed meanwhile makes the next run parse again.
         inputs = project_digest(_PROJECT_INPUTS, project.project_dir)
+        with_variables = ["--vars", json.dumps(dict(variables))] if variables is not None else []
         PipelineDbtCli(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+            ["parse", "--quiet", *with_variables], target_path=project.target_path).wait()
         _stamp(project).write_text(json.dumps(
-            {"inputs": inputs, "manifest_mtime_ns": project.manifest_path.stat().st_mtime_ns}), encoding="utf-8")
+            {"inputs": inputs, "manifest_mtime_ns": project.manifest_path.stat().st_mtime_ns,
+             "variables": None if variables is None else dict(variables)}), encoding="utf-8")
     ensure_compiled()
 
 
