@@ -2,7 +2,11 @@
 exactly that of a run that reads every file again with the same models."""
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -45,6 +49,23 @@ def _state(warehouse: Path) -> dict[str, list[tuple]]:
         return state
 
 
+@contextlib.contextmanager
+def _progress() -> Iterator[list[str]]:
+    """The run's progress lines (what ``kodomo run`` prints)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("kodomo.progress")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _project_target() -> set[str]:
     """What dbt's target folder in the project holds (dagster-dbt once left a folder per dbt command there)."""
     return {p.name for p in (DBT_PROJECT_DIR / "target").iterdir() if p.is_dir()}
@@ -78,9 +99,10 @@ def runs(scored_world, tmp_path_factory) -> dict:
                 shutil.rmtree(home / "staging")
             mp.setenv("KODOMO_HOME", str(home))
             versions, model = _versions(get_settings()), (home / "linkage" / "model.json").read_text()
-            run_pipeline(get_settings(), landing, retrain=False, step_log=root / f"{name}.log")
+            with _progress() as progress:
+                run_pipeline(get_settings(), landing, retrain=False, step_log=root / f"{name}.log")
             homes[name] = {"home": home, "state": _state(home / "warehouse.duckdb"), "versions_before": versions,
-                           "log": (root / f"{name}.log").read_text(encoding="utf-8"),
+                           "log": (root / f"{name}.log").read_text(encoding="utf-8"), "progress": progress,
                            "versions_after": _versions(get_settings()), "linkage_model_before": model,
                            "linkage_model_after": (home / "linkage" / "model.json").read_text()}
     return {"day": day, "project_target_before": project_target, "day0_log": (root / "day0.log").read_text(encoding="utf-8"), **homes}
@@ -123,3 +145,13 @@ def test_a_delivery_s_dbt_tests_the_data_not_the_sql_and_parses_only_what_change
 
 def test_runs_leave_no_dbt_output_in_the_project(runs):
     assert _project_target() == runs["project_target_before"]
+
+
+def test_a_delivery_s_run_checks_the_contracts_on_the_rows_it_changed(runs):
+    pattern = re.compile(r"(\w+): .*contract suite on (\d+) of (\d+) valid rows")
+    matches = [pattern.match(line) for line in runs["incremental"]["progress"]]
+    suites = {m[1]: (int(m[2]), int(m[3])) for m in matches if m}
+    assert len(suites) == 7  # every feed
+    delivered = {rel.parts[0] for rel in runs["day"]}
+    assert {feed for feed, (checked, _) in suites.items() if checked} == delivered
+    assert all(checked < rows for checked, rows in suites.values() if checked)

@@ -188,3 +188,46 @@ def test_the_contract_suite_in_batches_finds_what_it_finds_on_the_whole_table(tm
     assert not batched.success and batched.failed_pairs() == at_once.failed_pairs()
     counts = {(f.expectation_type, f.columns): f.unexpected_count for f in at_once.failed}
     assert {(f.expectation_type, f.columns): f.unexpected_count for f in batched.failed} == counts
+
+
+def test_the_contract_suite_on_the_changed_rows_finds_what_it_finds_on_the_whole_table(tmp_path):
+    landing = _landing(tmp_path / "landing", _deliveries())
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ingest_feed(con, contract("case_reports"), landing, AGENCY_IDS)
+        con.execute("create table passed as select * from valid.case_reports")  # the published state's table
+        unchanged = validate_table(con, contract("case_reports"), "valid.case_reports", passed="passed")
+        con.execute("insert into valid.case_reports select * from valid.case_reports limit 1")  # a duplicate key
+        con.execute("update valid.case_reports set route = 'carrier pigeon' where report_id = 'R003'")
+        at_once = validate_frame(contract("case_reports"), con.execute("select * from valid.case_reports").df())
+        changed = validate_table(con, contract("case_reports"), "valid.case_reports", batch_rows=1, passed="passed")
+        rows = con.execute("select count(*) from valid.case_reports").fetchone()[0]
+    assert unchanged.success and unchanged.statistics["rows"] == 0
+    assert unchanged.statistics["rows_in_table"] == rows - 1
+    assert 3 <= changed.statistics["rows"] < rows  # the duplicated key's two rows and R003's
+    assert changed.statistics["batches"] > 1
+    assert not changed.success and changed.failed_pairs() == at_once.failed_pairs()
+    counts = {(f.expectation_type, f.columns): f.unexpected_count for f in at_once.failed}
+    assert {(f.expectation_type, f.columns): f.unexpected_count for f in changed.failed} == counts
+
+
+def test_a_delivery_compares_with_the_published_table_only_when_it_has_the_same_columns(tmp_path):
+    from orchestration.defs.ingestion.assets import passed_table
+
+    published = tmp_path / "published.duckdb"
+    with duckdb.connect(str(published)) as con:
+        con.execute("create schema valid; create table valid.alerts (alert_id varchar, issued date)")
+        con.execute("create table valid.checkups (checkup_id varchar)")
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as con:
+        con.execute("create schema valid; create table valid.alerts (alert_id varchar, issued date)")
+        con.execute("create table valid.checkups (checkup_id varchar, height double)")  # the contract changed
+        con.execute("create table valid.immunizations (vaccine varchar)")  # a new feed
+        passed = {}
+        for name, path, feed in (("alerts", published, "alerts"), ("checkups", published, "checkups"),
+                                 ("new feed", published, "immunizations"),
+                                 ("first run", tmp_path / "never_published.duckdb", "alerts")):
+            with passed_table(con, path, feed) as passed[name]:
+                if passed[name]:
+                    assert con.execute(f"select count(*) from {passed[name]}").fetchone() == (0,)
+        attached = con.execute("select database_name from duckdb_databases() where not internal").fetchall()
+    assert passed == {"alerts": "published.valid.alerts", "checkups": None, "new feed": None, "first run": None}
+    assert attached == [("build",)]
