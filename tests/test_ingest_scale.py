@@ -126,6 +126,73 @@ def test_files_arriving_over_several_runs_give_the_tables_of_one_run(tmp_path_fa
     assert result == whole
 
 
+def _as_sets(tables: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """The tables' rows in a fixed order: a delivery's update appends where a rewrite sorts."""
+    return {name: sorted(rows, key=repr) for name, rows in tables.items()}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(split=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=3, unique=True).map(sorted),
+       chunk_rows=st.sampled_from([1, 3, WHOLE]))
+def test_a_delivery_s_update_gives_the_tables_of_a_rewrite(tmp_path_factory, whole, split, chunk_rows):
+    """Runs after the first update the tables with the new files' keys: a newer version of a known report, a fix
+    that resolves a quarantined row, new reports, new quarantined and malformed rows."""
+    root = tmp_path_factory.mktemp("update")
+    files = _deliveries()
+    for end in [*split, len(files)]:
+        result = _ingest_once(_landing(root / "landing", files[:end]), root, chunk_rows, incremental=True)
+    assert _as_sets(result) == _as_sets(whole)
+
+
+def _tamper(home: Path) -> None:
+    """Change a valid record that no later file touches, as a rewrite would not leave it."""
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("update valid.case_reports set route = 'tampered' where report_id = 'R005'")
+
+
+def _route_of_r005(home: Path) -> str:
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        return con.execute("select route from valid.case_reports where report_id = 'R005'").fetchone()[0]
+
+
+def test_an_update_derives_again_only_the_keys_of_the_new_files(tmp_path, whole):
+    files = _deliveries()
+    _ingest_once(_landing(tmp_path / "landing", files[:3]), tmp_path, WHOLE, incremental=True)
+    _tamper(tmp_path)
+    updated = _ingest_once(_landing(tmp_path / "landing", files), tmp_path, WHOLE, incremental=True)
+    assert _route_of_r005(tmp_path) == "tampered"  # its rows were not read again
+    assert {k: v for k, v in _as_sets(updated).items() if k != "valid.case_reports"} == \
+        {k: v for k, v in _as_sets(whole).items() if k != "valid.case_reports"}
+    assert _as_sets(_ingest_once(tmp_path / "landing", tmp_path, WHOLE)) == _as_sets(whole)  # a full run rewrites
+
+
+@pytest.mark.parametrize("change", ["no record of the staged files", "new agencies", "a staged file gone"])
+def test_an_update_rewrites_tables_it_cannot_trust(tmp_path, change):
+    """Tables written before the platform recorded their staged files, under other agencies (the staging store was
+    checked again), or from a file no longer staged (withdrawn from the archive) are derived again whole."""
+    files = _deliveries()
+    delivered = files
+    _ingest_once(_landing(tmp_path / "landing", files[:3]), tmp_path, WHOLE, incremental=True)
+    _tamper(tmp_path)
+    agencies = AGENCY_IDS
+    if change == "no record of the staged files":
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+            con.execute("drop table meta.staged_files")
+    elif change == "new agencies":
+        agencies = AGENCY_IDS | {"999999"}
+    else:
+        delivered = files[1:]
+        (tmp_path / "landing" / "case_reports" / files[0][0]).unlink()
+        for kept in (tmp_path / "archive" / "case_reports").glob(f"{files[0][0]}.*"):
+            kept.unlink()
+    updated = _ingest_once(_landing(tmp_path / "landing", delivered), tmp_path, WHOLE, agencies, incremental=True)
+    assert _route_of_r005(tmp_path) != "tampered"
+    with duckdb.connect() as con:  # what one full run in a fresh warehouse gives
+        ingest_feed(con, contract("case_reports"), tmp_path / "landing", agencies,
+                    archive=Archive(tmp_path / "archive"))
+        assert _as_sets(updated) == _as_sets(_tables(con))
+
+
 def test_a_second_run_reads_no_file_again(tmp_path, whole, monkeypatch):
     landing = _landing(tmp_path / "landing", _deliveries())
     _ingest_once(landing, tmp_path, WHOLE)

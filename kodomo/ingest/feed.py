@@ -295,7 +295,7 @@ def ingest_feed(
     con: duckdb.DuckDBPyConnection, contract: Contract, landing: Path, agencies: frozenset[str],
     staging: Path | None = None, progress: Callable[[str], None] = lambda _: None, archive: Archive | None = None,
     chunk_rows: int = CHUNK_ROWS, *, batch_bytes: int = BATCH_BYTES, commit_rows: int = COMMIT_ROWS,
-    workers: int = 1,
+    workers: int = 1, incremental: bool = False,
 ) -> dict:
     """Load the feed from ``landing`` (resolved) and, given an ``archive``, from every file archived before, into the
     warehouse ``con``; return the feed's report.
@@ -303,6 +303,8 @@ def ingest_feed(
     ``staging`` is the feed's staging store (a DuckDB file kept between runs; in memory if None): files it already
     holds, checked under the same contract and agencies, are not read again. New files are read and checked in
     batches of about ``batch_bytes``, by ``workers`` processes when there are enough of them to pay.
+    ``incremental`` (a delivery's run): the warehouse's tables are updated with the new files' keys rather than
+    derived again whole, when they were derived from this staging store (``kodomo.ingest.store``).
     """
     deliveries, refused = _deliveries(contract, landing, archive, progress)
     for entry in refused:
@@ -312,7 +314,7 @@ def ingest_feed(
         _stage_new_files(stage, contract, deliveries, agencies, chunk_rows, batch_bytes, commit_rows, workers,
                          progress)
         refused_files = [_file_info(contract, e.rel, status=e.status, rule=e.rule, detail=e.detail) for e in refused]
-        report = publish_feed(con, contract, stage, refused_files)
+        report = publish_feed(con, contract, stage, refused_files, incremental)
     unknown = report.pop("unknown_columns")
     if unknown:
         progress(f"{contract.feed}: ignored unknown column(s) {', '.join(unknown)} in "

@@ -67,10 +67,11 @@ def _rows_ddl(contract: Contract, table: str) -> str:
 class Stage:
     """The feed's staging store, attached to ``con`` as ``name``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, contract: Contract, name: str):
+    def __init__(self, con: duckdb.DuckDBPyConnection, contract: Contract, name: str, fingerprint: str):
         self.con = con
         self.contract = contract
         self.name = name
+        self.fingerprint = fingerprint  # what the staged rows were checked under: the contract and the agencies
         self._open = False  # a transaction of staged files is open
 
     @classmethod
@@ -82,8 +83,8 @@ class Stage:
             path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"attach '{path if path is not None else ':memory:'}' as {name}")
         try:
-            stage = cls(con, contract, name)
-            stage._prepare(fingerprint(contract, agencies))
+            stage = cls(con, contract, name, fingerprint(contract, agencies))
+            stage._prepare()
             try:
                 yield stage
             finally:
@@ -104,16 +105,16 @@ class Stage:
     def file_table(self) -> str:
         return f"{self.name}.files"
 
-    def _prepare(self, current: str) -> None:
+    def _prepare(self) -> None:
         state = f"{self.name}.state"
         self.con.execute(f"create table if not exists {state} (fingerprint varchar)")
         stored = self.con.execute(f"select fingerprint from {state}").fetchone()
         self.con.execute("begin")
-        if stored is None or stored[0] != current:
+        if stored is None or stored[0] != self.fingerprint:
             for table in ("rows", "malformed", "files"):
                 self.con.execute(f"drop table if exists {self.name}.{table}")
             self.con.execute(f"delete from {state}")
-            self.con.execute(f"insert into {state} values (?)", [current])
+            self.con.execute(f"insert into {state} values (?)", [self.fingerprint])
         self.con.execute(_rows_ddl(self.contract, self.rows))
         self.con.execute(f"create table if not exists {self.malformed} (_file varchar, _arrival integer, "
                          "_line integer, _violations varchar, _raw_text varchar, _distinct varchar)")  # MALFORMED_COLUMNS

@@ -2,6 +2,12 @@
 
 Everything is derived by SQL from the staged rows of every file, so the versions and the quarantine's resolution
 see all deliveries at once while nothing passes through Python's memory.
+
+A delivery's run updates instead of rewriting (``publish_feed(incremental=True)``): when the feed's tables were
+derived from files that are all still staged, under the same contract and agencies (``meta.staged_files``), only the
+keys of the newly staged files are derived again, from all of their staged rows. The other keys' rows did not
+change, so their versions and valid records are what a rewrite would give; rewriting them cost a delivery's run
+time in proportion to the warehouse (prefecture, immunizations: 2.5 s for 229 k rows).
 """
 from __future__ import annotations
 
@@ -30,6 +36,12 @@ create table if not exists meta.files (
     encoding varchar, line_ending varchar, "rows" integer, extra_columns varchar, sha256 varchar
 )"""
 REPORT_DDL = "create table if not exists meta.feed_report (feed varchar primary key, report json not null)"
+# The staged files each feed's tables were derived from, and the stage's fingerprint (contract and agencies).
+STAGED_FILES_DDL = """
+create table if not exists meta.staged_files (
+    feed varchar not null, fingerprint varchar not null, file varchar not null, version integer not null,
+    sha256 varchar
+)"""
 _QUARANTINE_COLUMNS = ("feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key", "status",
                        "resolved_by")
 _DELIVERY_ORDER = ("_delivery_date", "_seq", "_arrival", "_file", "_line")
@@ -38,7 +50,7 @@ _DELIVERY_ORDER = ("_delivery_date", "_seq", "_arrival", "_file", "_line")
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    for ddl in (QUARANTINE_ROWS_DDL, QUARANTINE_FILES_DDL, FILES_DDL, REPORT_DDL):
+    for ddl in (QUARANTINE_ROWS_DDL, QUARANTINE_FILES_DDL, FILES_DDL, REPORT_DDL, STAGED_FILES_DDL):
         con.execute(ddl)
 
 
@@ -74,20 +86,62 @@ def _typed_select(contract: Contract) -> str:
     return _quoted([*contract.column_names, *(c.name for c in LINEAGE_COLUMNS)])
 
 
-def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> None:
-    feed, order = contract.feed, version_order(contract)
-    valid_rows = f"(select * from {stage.rows} where _rule is null)"
+def _matching(left: str, right: str, columns) -> str:
+    return " and ".join(f'{left}."{c}" is not distinct from {right}."{c}"' for c in columns)
+
+
+def _can_update(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> bool:
+    """Whether the feed's tables were derived from this stage (the same fingerprint) and from files it still holds;
+    if so, the files staged since are left in the temporary table ``_new_files``."""
+    feed = contract.feed
+    fingerprints = con.execute("select distinct fingerprint from meta.staged_files where feed = ?", [feed]).fetchall()
+    if fingerprints != [(stage.fingerprint,)]:
+        return False
+    gone = con.execute(f"""
+        select count(*) from (select file, version, sha256 from meta.staged_files where feed = ?
+                              except select file, version, sha256 from {stage.file_table})""", [feed]).fetchone()[0]
+    if gone:
+        return False
+    con.execute(f"""
+        create or replace temp table _new_files as
+        select file, version from {stage.file_table}
+        except select file, version from meta.staged_files where feed = ?""", [feed])
+    return True
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, update: bool) -> None:
+    """Raw, versions and valid from every staged row; with ``update``, only the new files' rows are added to raw and
+    only the keys they hold (``_changed_keys``) are derived again, from all of those keys' staged rows."""
+    feed, order, key = contract.feed, version_order(contract), contract.key
+    rows, new_rows = stage.rows, stage.rows
+    if update:
+        new_rows = f"(select s.* from {stage.rows} as s semi join _new_files as n on s._file = n.file " \
+                   f"and s._arrival = n.version)"
+        con.execute(f"create or replace temp table _changed_keys as select distinct {_quoted(key)} from {new_rows}")
+        rows = f"(select s.* from {stage.rows} as s semi join _changed_keys as k on {_matching('s', 'k', key)})"
+    valid_rows = f"(select * from {rows} where _rule is null)"
     raw = [f'"{raw_column(c)}" as "{c}"' for c in contract.column_names]
-    con.execute(f"create or replace table raw.{feed} as select {', '.join(raw)}, "
-                f"{_quoted(c.name for c in LINEAGE_COLUMNS)} from {stage.rows} order by _file, _arrival, _line")
+    _write(con, f"raw.{feed}", f"select {', '.join(raw)}, {_quoted(c.name for c in LINEAGE_COLUMNS)} "
+                               f"from {new_rows} order by _file, _arrival, _line", update, keyed=None)
     # Only the typed values and lineage: the staged text columns would double the rows' width.
     con.execute(f"create or replace temp table _versions as select {_typed_select(contract)}, _arrival "
                 f"from {valid_rows} "
                 f"qualify row_number() over (partition by {_quoted(contract.column_names)} order by {_order(order)}) = 1")
-    con.execute(f"create or replace table valid.{feed}_versions as select {_typed_select(contract)} "
-                f"from _versions order by {_order(order)}")
-    con.execute(f"create or replace table valid.{feed} as select {_typed_select(contract)} "
-                f"from ({latest_per_key(contract, valid_rows)}) order by {_order(order)}")
+    _write(con, f"valid.{feed}_versions", f"select {_typed_select(contract)} from _versions order by {_order(order)}",
+           update, keyed=key)
+    _write(con, f"valid.{feed}", f"select {_typed_select(contract)} from ({latest_per_key(contract, valid_rows)}) "
+                                 f"order by {_order(order)}", update, keyed=key)
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, select: str, update: bool, keyed) -> None:
+    """Replace ``table`` by ``select``; with ``update``, delete the rows of the ``_changed_keys`` (on the ``keyed``
+    columns; None: delete nothing) and insert ``select``."""
+    if not update:
+        con.execute(f"create or replace table {table} as {select}")
+        return
+    if keyed is not None:
+        con.execute(f"delete from {table} as t using _changed_keys as k where {_matching('t', 'k', keyed)}")
+    con.execute(f"insert into {table} {select}")
 
 
 def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> None:
@@ -95,11 +149,14 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, contract: Contract, stage:
     key delivered no earlier (the latest delivered such version names the file)."""
     key = _quoted(contract.key)
     joined = " and ".join(f'b."{k}" = v."{k}"' for k in contract.key)
+    # From the versions table, complete after an update too. It has no _arrival: versions of one path that tie on
+    # everything else name the same file and delivery date, so the resolution is the same.
+    delivery_order = [c for c in _DELIVERY_ORDER if c != "_arrival"]
     con.execute(f"""
         create or replace temp table _quarantine as
         with last_delivered as (
-            select {key}, _file as resolved_by, _delivery_date as version_delivery from _versions
-            qualify row_number() over (partition by {key} order by {_order(_DELIVERY_ORDER, True)}) = 1
+            select {key}, _file as resolved_by, _delivery_date as version_delivery from valid.{contract.feed}_versions
+            qualify row_number() over (partition by {key} order by {_order(delivery_order, True)}) = 1
         ), resolved as (
             select b._file, b._arrival, b._line, v.resolved_by
             from {stage.rows} b join last_delivered v on {joined}
@@ -135,6 +192,12 @@ def _write_files(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stag
                 "where feed = ? and status = 'quarantined'", [contract.feed])
 
 
+def _write_staged_files(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> None:
+    con.execute("delete from meta.staged_files where feed = ?", [contract.feed])
+    con.execute(f"insert into meta.staged_files select ?, ?, file, version, sha256 from {stage.file_table}",
+                [contract.feed, stage.fingerprint])
+
+
 def _report(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) -> dict:
     feed = contract.feed
     files = con.execute("""
@@ -166,19 +229,25 @@ def _report(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage) ->
     }
 
 
-def publish_feed(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, refused: list[dict]) -> dict:
+def publish_feed(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, refused: list[dict],
+                 incremental: bool = False) -> dict:
     """Replace everything this feed wrote before, in one transaction, from its staging store (every file ever
-    delivered), and the landing's ``refused`` entries; return the report (with ``unknown_columns``)."""
+    delivered), and the landing's ``refused`` entries; return the report (with ``unknown_columns``).
+
+    ``incremental``: update raw, versions and valid with the files staged since they were written, when they were
+    written from this stage (see the module's docstring); the tables are the same, their rows in another order."""
     prepare(con)
     con.execute("begin")
     try:
-        _write_tables(con, contract, stage)
+        _write_tables(con, contract, stage, update=incremental and _can_update(con, contract, stage))
         _write_quarantine(con, contract, stage)
         _write_files(con, contract, stage, refused)
+        _write_staged_files(con, contract, stage)
         report = _report(con, contract, stage)
         stored = {k: v for k, v in report.items() if k != "unknown_columns"}
         con.execute("insert or replace into meta.feed_report values (?, ?)", [contract.feed, json.dumps(stored)])
-        con.execute("drop table _versions; drop table _quarantine")
+        con.execute("drop table _versions; drop table _quarantine; drop table if exists _new_files; "
+                    "drop table if exists _changed_keys")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

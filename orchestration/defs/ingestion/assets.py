@@ -92,7 +92,7 @@ def build_feed_asset(contract: Contract) -> dg.AssetsDefinition:
 
         with warehouse.connect() as con:
             report = ingest_feed(con, contract, root, agencies, settings.staging_dir / f"{feed}.duckdb", say, archive,
-                                 workers=settings.ingest_workers)
+                                 workers=settings.ingest_workers, incremental=not run.retrain)
             if run.retrain:
                 quality = validate_table(con, contract, f"valid.{feed}")
             else:
