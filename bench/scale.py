@@ -14,7 +14,8 @@ largest single process of the tree, from ``wait4``) is a cross-check.
 The incremental measurement (``--incremental SCALE``; empty to skip) runs once on the landing without its last
 delivery day (the files named with the latest date, in every feed folder), then copies that day's files in and
 measures the second run, a delivery's run: ``kodomo run`` with ``--delivery-run-flags`` (default ``--incremental``,
-which trains nothing; ``--delivery-run-flags=`` for a full run). Under the table: the fitted growth exponents, the
+which trains nothing; ``--delivery-run-flags=`` for a full run), then a third with the same flags and nothing new
+delivered: the floor of a delivery's run, what every run costs whatever it delivers. Under the table: the fitted growth exponents, the
 least-squares slopes of log(time) and log(peak RSS) against log(rows) over the measured scales.
 
 Prints a Markdown table, then the JSON, which is also written to ``<workdir>/scale.json``:
@@ -103,10 +104,12 @@ def measure_incremental(workdir: Path, scale: str, seed: int, delivery_flags: li
     base = measured_run(home, landing)
     link_tree(full, landing, only=last_day)
     after = measured_run(home, landing, delivery_flags)
+    nothing_new = measured_run(home, landing, delivery_flags)
     new_rows = sum(data_rows(full / path) for path in last_day)
     return {"scale": scale, "day": day.isoformat(), "day_files": len(last_day), "day_rows": new_rows,
             "delivery_run": " ".join(["kodomo run", *delivery_flags]), "base": base, "after_day": after,
-            "after_day_ingest_rows_per_s": rows_per_s(new_rows, after["stages"]["ingest"])}
+            "after_day_ingest_rows_per_s": rows_per_s(new_rows, after["stages"]["ingest"]),
+            "nothing_new": nothing_new}
 
 
 def measured_run(home: Path, landing: Path, flags: list[str] = ()) -> dict:
@@ -237,7 +240,8 @@ def markdown(result: dict) -> str:
                   table_row("without the day", incremental["base"]["rows_read"], None, incremental["base"],
                             rows_per_s(incremental["base"]["rows_read"], incremental["base"]["stages"]["ingest"])),
                   table_row("the day's delivery", incremental["day_rows"], None, incremental["after_day"],
-                            incremental["after_day_ingest_rows_per_s"])]
+                            incremental["after_day_ingest_rows_per_s"]),
+                  table_row("nothing new delivered", 0, None, incremental["nothing_new"], None)]
     return "\n".join(lines) + "\n"
 
 
