@@ -45,6 +45,7 @@ create table if not exists meta.staged_files (
 _QUARANTINE_COLUMNS = ("feed", "file", "line", "column", "rule", "violations", "raw_text", "distinct_key", "status",
                        "resolved_by")
 _DELIVERY_ORDER = ("_delivery_date", "_seq", "_arrival", "_file", "_line")
+_DELIVERED_KEYS = "_delivered_keys"  # a temporary table of an update: the keys its new files hold
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
@@ -111,14 +112,15 @@ def _can_update(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage
 
 def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stage, update: bool) -> None:
     """Raw, versions and valid from every staged row; with ``update``, only the new files' rows are added to raw and
-    only the keys they hold (``_changed_keys``) are derived again, from all of those keys' staged rows."""
+    only the keys they hold (``_delivered_keys``) are derived again, from all of those keys' staged rows."""
     feed, order, key = contract.feed, version_order(contract), contract.key
     rows, new_rows = stage.rows, stage.rows
     if update:
         new_rows = f"(select s.* from {stage.rows} as s semi join _new_files as n on s._file = n.file " \
                    f"and s._arrival = n.version)"
-        con.execute(f"create or replace temp table _changed_keys as select distinct {_quoted(key)} from {new_rows}")
-        rows = f"(select s.* from {stage.rows} as s semi join _changed_keys as k on {_matching('s', 'k', key)})"
+        con.execute(f"create or replace temp table {_DELIVERED_KEYS} as "
+                    f"select distinct {_quoted(key)} from {new_rows}")
+        rows = f"(select s.* from {stage.rows} as s semi join {_DELIVERED_KEYS} as k on {_matching('s', 'k', key)})"
     valid_rows = f"(select * from {rows} where _rule is null)"
     raw = [f'"{raw_column(c)}" as "{c}"' for c in contract.column_names]
     _write(con, f"raw.{feed}", f"select {', '.join(raw)}, {_quoted(c.name for c in LINEAGE_COLUMNS)} "
@@ -134,13 +136,13 @@ def _write_tables(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Sta
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, select: str, update: bool, keyed) -> None:
-    """Replace ``table`` by ``select``; with ``update``, delete the rows of the ``_changed_keys`` (on the ``keyed``
+    """Replace ``table`` by ``select``; with ``update``, delete the rows of the ``_delivered_keys`` (on the ``keyed``
     columns; None: delete nothing) and insert ``select``."""
     if not update:
         con.execute(f"create or replace table {table} as {select}")
         return
     if keyed is not None:
-        con.execute(f"delete from {table} as t using _changed_keys as k where {_matching('t', 'k', keyed)}")
+        con.execute(f"delete from {table} as t using {_DELIVERED_KEYS} as k where {_matching('t', 'k', keyed)}")
     con.execute(f"insert into {table} {select}")
 
 
@@ -247,7 +249,7 @@ def publish_feed(con: duckdb.DuckDBPyConnection, contract: Contract, stage: Stag
         stored = {k: v for k, v in report.items() if k != "unknown_columns"}
         con.execute("insert or replace into meta.feed_report values (?, ?)", [contract.feed, json.dumps(stored)])
         con.execute("drop table _versions; drop table _quarantine; drop table if exists _new_files; "
-                    "drop table if exists _changed_keys")
+                    f"drop table if exists {_DELIVERED_KEYS}")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
