@@ -165,14 +165,14 @@ def kill_during(run: Run, phase: str) -> dict:
         run.wait_for(lambda: run.said(" rows read"), "a feed ingested")
         assert not run.said("dbt: building")
     elif phase == "dbt":
-        run.wait_for(lambda: run.said("dbt: building before_linkage"), "the dbt build")
+        run.wait_for(lambda: run.said("dbt: building"), "the dbt build")
         run.wait_for(lambda: dbt_children(run.process.pid), "a dbt process")
         observed["dbt"] = dbt_children(run.process.pid)
         time.sleep(1)  # dbt is writing the build's warehouse
     elif phase == "linkage":
         run.wait_for(lambda: run.said("linkage: linking"), "the linkage")
         time.sleep(0.2)  # into Splink's training (which takes seconds even on a small world), not past it
-        assert not run.said("dbt: building after_linkage")
+        assert not run.said("dbt: building")  # dbt builds after the linkage
     elif phase == "training":
         run.wait_for(lambda: mlflow_runs(run.home, "RUNNING") > 0, "an MLflow run")
     observed["seconds"] = run.kill()

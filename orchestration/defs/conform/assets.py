@@ -1,11 +1,10 @@
-"""The dbt project as Dagster assets, in two parts around the linkage.
+"""The dbt project as Dagster assets: one ``dbt build`` after the linkage.
 
-The linkage asset (Splink, Python) writes ``linkage.person_links``, which the person-level models
-read, from the person rows of the feeds (the valid tables, or the staging views). One ``@dbt_assets``
-over the whole project would sit both upstream and downstream of it once it reads staging, so the
-project runs as two definitions split by the dbt selectors of ``dbt_project/selectors.yml``:
-``before_linkage`` (staging, seed, pre-link intermediates) and ``after_linkage`` (everything built
-on ``linkage.person_links``).
+The linkage asset (Splink, Python) reads the valid tables of the feeds and writes
+``linkage.person_links``, which the person-level models read; nothing of dbt comes before it, so the
+project (the selector ``pipeline`` of ``dbt_project/selectors.yml``) runs as one definition after it.
+One dbt command, not two around the linkage: each costs a start-up of 3-5 s (a delivery's run at
+``prefecture`` went from 39-40 s to 35 s), and the models that need no linkage build beside those that do.
 
 dbt sources map onto the assets that write them: ``valid.<feed>`` and ``valid.<feed>_versions`` onto
 the ingestion asset ``["valid", feed]``, ``linkage.person_links`` onto ``["linkage", "person_links"]``.
@@ -26,6 +25,7 @@ from orchestration.defs.ingestion.assets import valid_key
 from orchestration.defs.resources import KodomoHome, RunOptions, Warehouse
 
 GROUP = "conform"
+SELECTOR = "pipeline"  # dbt_project/selectors.yml
 progress_log = logging.getLogger("kodomo.progress")
 
 
@@ -49,50 +49,38 @@ translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_du
 
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, home: KodomoHome,
-               run: RunOptions, selector: str) -> Iterator:
-    progress_log.info(f"dbt: building {selector}")
+               run: RunOptions) -> Iterator:
+    progress_log.info("dbt: building the project")
     # The profile reads the warehouse file from the `warehouse_path` var: the build's file, not the published one.
     # With the variables `prepare_project` parsed with, dbt parses only what changed (a whole parse is ~5 s).
     # dbt ignores `--exclude` beside the selector dagster-dbt passes; a resource type is excluded on its own flag.
     unit_tests = [] if run.retrain else ["--exclude-resource-type", "unit_test"]
     yield from dbt.cli(["build", "--vars", json.dumps(warehouse.dbt_variables), *unit_tests], context=context,
-                       target_path=dbt_target_path(home, selector)).stream()
+                       target_path=dbt_target_path(home)).stream()
 
 
-def dbt_target_path(home: KodomoHome, selector: str) -> Path:
-    """dbt's output for one part of the run (results, compiled SQL), in the build folder, which goes with the run.
+def dbt_target_path(home: KodomoHome) -> Path:
+    """dbt's output for the run (results, compiled SQL), in the build folder, which goes with the run.
 
     dagster-dbt's default is a new folder per run inside the project, some 18 MB a run that nothing removes. A new
     folder receives the project's saved parse (``prepare_project``'s, with this run's variables).
     """
-    return Path(home.build) / "dbt" / selector
+    return Path(home.build) / "dbt"
 
 
 def conform_assets(project: DbtProject = dbt_project) -> list[dg.AssetsDefinition]:
-    """The two dbt definitions, read from the project's manifest (``prepare_project`` makes it current)."""
+    """The dbt definition, read from the project's manifest (``prepare_project`` makes it current)."""
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        selector="before_linkage",
+        selector=SELECTOR,
         dagster_dbt_translator=translator,
-        name="dbt_before_linkage",
+        name="dbt_conform",
     )
-    def dbt_before_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
-                           home: KodomoHome, run: RunOptions):
-        """Staging views of every feed, the seed and the intermediate models that need no linkage."""
-        yield from _dbt_build(context, dbt, warehouse, home, run, "before_linkage")
+    def dbt_conform(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                    home: KodomoHome, run: RunOptions):
+        """Staging views of every feed, the seed, the intermediate models and the marts."""
+        yield from _dbt_build(context, dbt, warehouse, home, run)
 
-    @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
-        selector="after_linkage",
-        dagster_dbt_translator=translator,
-        name="dbt_after_linkage",
-    )
-    def dbt_after_linkage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
-                          home: KodomoHome, run: RunOptions):
-        """The person-level intermediate models and the marts, on linkage.person_links."""
-        yield from _dbt_build(context, dbt, warehouse, home, run, "after_linkage")
-
-    return [dbt_before_linkage, dbt_after_linkage]
+    return [dbt_conform]
