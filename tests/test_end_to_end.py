@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 
 import duckdb
@@ -41,7 +42,8 @@ def run(world, tmp_path_factory):
 def test_run_prints_a_short_summary_and_logs_the_steps_output(run):
     printed = (run.parent / f"{run.name}.stdout").read_text(encoding="utf-8").splitlines()
     assert len(printed) == 1 and printed[0].startswith("kodomo run: 7 feeds, ")
-    assert "Completed successfully" in (run / "reports" / "run.log").read_text(encoding="utf-8")  # dbt's summary
+    # dbt's closing summary (the staging's warn-level relationship test may warn on a synthetic world)
+    assert re.search(r"Done\. PASS=\d+ WARN=\d+ ERROR=0 ", (run / "reports" / "run.log").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
