@@ -15,8 +15,8 @@ The incremental measurement (``--incremental SCALE``; empty to skip) runs once o
 delivery day (the files named with the latest date, in every feed folder), then copies that day's files in and
 measures the second run, a delivery's run: ``kodomo run`` with ``--delivery-run-flags`` (default ``--incremental``,
 which trains nothing; ``--delivery-run-flags=`` for a full run), then a third with the same flags and nothing new
-delivered: the floor of a delivery's run, what every run costs whatever it delivers. Under the table: the fitted growth exponents, the
-least-squares slopes of log(time) and log(peak RSS) against log(rows) over the measured scales.
+delivered: the floor of a delivery's run, what every run costs whatever it delivers. Under the table: the fitted
+growth exponents, the least-squares slopes of log(time) and log(peak RSS) against log(rows) over the measured scales.
 
 Prints a Markdown table, then the JSON, which is also written to ``<workdir>/scale.json``:
 

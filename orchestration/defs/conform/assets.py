@@ -43,7 +43,7 @@ class KodomoDbtTranslator(DagsterDbtTranslator):
 
 
 # A feed and its version history are one ingestion asset. The valid sources' tests are left out of the
-# selectors (the ingestion's blocking contract suite is the check of a valid table); the person_links
+# selector (the ingestion's blocking contract suite is the check of a valid table); the person_links
 # source tests still run and stay observations of the linkage asset.
 translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
 
