@@ -51,12 +51,20 @@ translator = KodomoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_du
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, home: KodomoHome,
                run: RunOptions) -> Iterator:
     progress_log.info("dbt: building the project")
-    # The profile reads the warehouse file from the `warehouse_path` var: the build's file, not the published one.
-    # With the variables `prepare_project` parsed with, dbt parses only what changed (a whole parse is ~5 s).
-    # dbt ignores `--exclude` beside the selector dagster-dbt passes; a resource type is excluded on its own flag.
-    unit_tests = [] if run.retrain else ["--exclude-resource-type", "unit_test"]
-    yield from dbt.cli(["build", "--vars", json.dumps(warehouse.dbt_variables), *unit_tests], context=context,
+    yield from dbt.cli(dbt_build_arguments(warehouse, run.retrain), context=context,
                        target_path=dbt_target_path(home)).stream()
+
+
+def dbt_build_arguments(warehouse: Warehouse, retrain: bool) -> list[str]:
+    """The run's ``dbt build`` arguments, before the selection dagster-dbt adds (``--selector pipeline``).
+
+    The profile reads the warehouse file from the ``warehouse_path`` var: the build's file, not the published one.
+    With the variables ``prepare_project`` parsed with, dbt parses only what changed (a whole parse is ~5 s).
+    A delivery's run (not ``retrain``) leaves out the unit tests: dbt ignores ``--exclude`` beside the selector
+    dagster-dbt passes, so the resource type is excluded on its own flag.
+    """
+    unit_tests = [] if retrain else ["--exclude-resource-type", "unit_test"]
+    return ["build", "--vars", json.dumps(warehouse.dbt_variables), *unit_tests]
 
 
 def dbt_target_path(home: KodomoHome) -> Path:
