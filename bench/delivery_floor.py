@@ -37,9 +37,8 @@ from kodomo.settings import get_settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.conform.assets import SELECTOR, dbt_build_arguments
 from orchestration.defs.conform.project import DBT_EXECUTABLE, dbt_project, prepare_project
-from orchestration.defs.ml.assets import MODEL, PROMOTION
 from orchestration.defs.resources import Warehouse, pipeline_resources
-from orchestration.runner import DEPLOY_DIR, QUIET
+from orchestration.runner import DEPLOY_DIR, QUIET, delivery_selection
 
 TARGET_S = 15.0
 RUN_IMPORTS = "import kodomo.cli, orchestration.runner, orchestration.definitions"
@@ -115,7 +114,7 @@ def dagster_bookkeeping(scratch: Path, repeats: int) -> tuple[float, dict]:
     settings = get_settings()
     real = build_definitions(pipeline_resources(settings, settings.landing, retrain=False))
     graph = real.resolve_asset_graph()
-    delivered = (dg.AssetSelection.all() - dg.AssetSelection.assets(MODEL, PROMOTION)).resolve(graph)
+    delivered = delivery_selection().resolve(graph)
     # A step reports its assets in dependency order, as dbt does (Dagster checks it).
     order = {key: position for position, key in enumerate(graph.toposorted_asset_keys)}
     selected = sorted(delivered, key=order.__getitem__)

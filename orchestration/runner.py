@@ -68,14 +68,13 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
     output (dbt's event lines); ``instance`` defaults to the home's persistent one.
     """
     from orchestration.definitions import build_definitions
-    from orchestration.defs.ml.assets import MODEL, PROMOTION
     from orchestration.defs.resources import pipeline_resources
 
     with exclusive_run(settings):
         retrain = retrain or not settings.warehouse_path.is_file()
         if not retrain:
             _copy_published_into_build(settings)  # what the run does not rebuild (the training's tables) is kept
-            selection = (selection or dg.AssetSelection.all()) - dg.AssetSelection.assets(MODEL, PROMOTION)
+            selection = delivery_selection(selection)
         delivered = deliver_app_entries(settings)
         if delivered:
             progress_log.info("app entries delivered: %s", ", ".join(f"{n} {feed}" for feed, n in delivered.items()))
@@ -95,6 +94,13 @@ def run_pipeline(settings: Settings, landing: Path, selection: dg.AssetSelection
         publish(settings)
         rekey_case_records(settings)
         notify_feed_changes(settings)
+
+
+def delivery_selection(selection: dg.AssetSelection | None = None) -> dg.AssetSelection:
+    """What a delivery's run builds of ``selection`` (default: every asset): all but the training and the promotion."""
+    from orchestration.defs.ml.assets import MODEL, PROMOTION
+
+    return (selection or dg.AssetSelection.all()) - dg.AssetSelection.assets(MODEL, PROMOTION)
 
 
 def run_model_pipeline(settings: Settings, run_id: str | None = None, tags: Mapping[str, str] | None = None,
